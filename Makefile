@@ -1,0 +1,41 @@
+# The two commands of the contract: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STACK  ?= dev
+
+.PHONY: venv run test gate bench lint docs clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml policies/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crossgate needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]' -e ./policies
+	@touch $@
+
+## Run the gate on the reference stack with the project's policy pack.
+run: $(STAMP)
+	$(VENV)/bin/crossgate preview --cwd . --stack $(STACK) --policy-pack policies
+
+## Exactly what CI runs: reports in out/.
+gate: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ci/gate.sh $(STACK)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(PY) -m compileall -q crossgate policies infra tests bench
+
+## Regenerate the policy table in policies/README.md.
+docs: $(STAMP)
+	$(PY) -m crossgate_azure_policies.docs policies/README.md
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

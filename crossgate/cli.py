@@ -1,0 +1,194 @@
+"""The ``crossgate`` command line. Parsing only: the work happens in :mod:`crossgate.engine`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import GateError, InputError
+
+EXIT_ERROR = 2
+
+
+def _add_pack_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy-pack", action="append", default=[], metavar="DIR",
+                   help="a Python CrossGuard policy pack directory (repeatable)")
+    p.add_argument("--policy-pack-config", action="append", default=[], metavar="FILE",
+                   help="JSON config for the pack at the same position (repeatable)")
+
+
+def _add_report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("table", "json", "sarif", "junit", "markdown"), default="table",
+                   help="what to print on stdout (default: table)")
+    p.add_argument("--json", dest="json_file", metavar="FILE", help="also write the JSON document to FILE")
+    p.add_argument("--sarif", metavar="FILE", help="also write SARIF 2.1.0 to FILE")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML to FILE")
+    p.add_argument("--markdown", metavar="FILE", help="also write a Markdown summary to FILE")
+
+
+def _add_gate_args(p: argparse.ArgumentParser) -> None:
+    _add_pack_args(p)
+    p.add_argument("--unknowns", choices=("block", "advisory"), default="block",
+                   help="a mandatory policy that can't run because a value is unknown: block (default) "
+                        "or report it as advisory, as `pulumi preview` does")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="bound on the whole run (default 600)")
+    p.add_argument("--parallel", type=int, default=0, metavar="N",
+                   help="processes per policy pack (default: number of cores)")
+    p.add_argument("--waivers", metavar="FILE",
+                   help="waivers file (default: policy-waivers.yaml in the project, if present)")
+    _add_report_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crossgate",
+        description="Run a Pulumi Python program offline and gate it with CrossGuard policy packs.")
+    parser.add_argument("--version", action="version", version=f"crossgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    preview = sub.add_parser("preview", help="run the program offline and evaluate policy packs",
+                             description="Exit 0: no mandatory violation; 1: mandatory violation; "
+                                         "2: the evaluation could not complete.")
+    preview.add_argument("--cwd", default=".", metavar="DIR", help="the Pulumi project directory")
+    preview.add_argument("--stack", "-s", default=os.environ.get("PULUMI_STACK"), metavar="NAME",
+                         help="the stack whose config to use (default: $PULUMI_STACK)")
+    preview.add_argument("--stack-reference-outputs", metavar="FILE",
+                         help="JSON outputs for StackReferences: {\"org/project/stack\": {...}}")
+    preview.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and pack stderr")
+    _add_gate_args(preview)
+
+    check = sub.add_parser("check", help="gate a `pulumi stack export` or `pulumi preview --json` file")
+    source = check.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack-export", metavar="FILE", help="a `pulumi stack export` document")
+    source.add_argument("--preview-json", metavar="FILE", help="the output of `pulumi preview --json`")
+    check.add_argument("--cwd", default=".", metavar="DIR",
+                       help="where SARIF paths and the default waivers file are resolved")
+    check.add_argument("--verbose", "-v", action="store_true")
+    _add_gate_args(check)
+
+    policies = sub.add_parser("policies", help="list a pack's policies")
+    _add_pack_args(policies)
+    policies.add_argument("--format", choices=("table", "json"), default="table")
+    policies.add_argument("--verbose", "-v", action="store_true")
+    return parser
+
+
+def _pack_specs(args: argparse.Namespace):
+    from .engine import PackSpec
+
+    packs, configs = args.policy_pack, args.policy_pack_config
+    if configs and len(configs) != len(packs):
+        raise InputError(f"{len(configs)} --policy-pack-config for {len(packs)} --policy-pack: as in the "
+                         "Pulumi CLI, the i-th config belongs to the i-th pack, so the counts must match")
+    return [PackSpec(path=p, config_files=[configs[i]] if configs else []) for i, p in enumerate(packs)]
+
+
+def _write_reports(result, args: argparse.Namespace) -> None:
+    from .report import formatter
+
+    for name, path in (("json", args.json_file), ("sarif", args.sarif), ("junit", args.junit),
+                       ("markdown", args.markdown)):
+        if path:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(formatter(name)(result), encoding="utf-8")
+    sys.stdout.write(formatter(args.format)(result))
+
+
+def _progress(enabled: bool):
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from .progress import Progress
+
+    return Progress(sys.stderr)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from .engine import GateOptions, preview
+    from .program.runner import load_stack_reference_outputs
+
+    if not args.stack:
+        raise InputError("no stack given: pass --stack NAME (or set PULUMI_STACK)")
+    options = GateOptions(packs=_pack_specs(args), unknowns=args.unknowns, timeout=args.timeout,
+                          parallel=args.parallel, progress=_progress(True))
+    try:
+        result = preview(args.cwd, args.stack, options,
+                         stack_reference_outputs=load_stack_reference_outputs(args.stack_reference_outputs))
+    finally:
+        if options.progress is not None:
+            options.progress.close()
+    _report_errors(result, args.verbose)
+    _write_reports(result, args)
+    return result.exit_code
+
+
+def _report_errors(result, verbose: bool) -> None:
+    for error in result.errors:
+        print(f"crossgate: error: {error}", file=sys.stderr)
+    if verbose:
+        for detail in result.error_details:
+            print(detail, file=sys.stderr)
+
+
+def cmd_policies(args: argparse.Namespace) -> int:
+    from .engine import describe_pack
+    from .report.json_report import pack_doc
+
+    specs = _pack_specs(args)
+    if not specs:
+        raise InputError("pass --policy-pack DIR")
+    infos = [describe_pack(spec) for spec in specs]
+    if args.format == "json":
+        print(json.dumps({"packs": [pack_doc(i) for i in infos]}, indent=2))
+        return 0
+    for info in infos:
+        print(f"{info.name}@{info.version}: {len(info.policies)} policies")
+        rows = [(p.name, p.kind, p.enforcement_level.value, p.severity.value or "-", p.description)
+                for p in info.policies]
+        widths = [max(len(r[i]) for r in rows + [("NAME", "KIND", "LEVEL", "SEVERITY", "")]) for i in range(4)]
+        print("  ".join(h.ljust(w) for h, w in zip(("NAME", "KIND", "LEVEL", "SEVERITY"), widths)) + "  DESCRIPTION")
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .imports import check
+
+    result = check(args)
+    _report_errors(result, args.verbose)
+    _write_reports(result, args)
+    return result.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"preview": cmd_preview, "policies": cmd_policies, "check": cmd_check}[args.command]
+    try:
+        return handler(args)
+    except GateError as exc:
+        print(f"crossgate: error: {exc.message}", file=sys.stderr)
+        if getattr(args, "verbose", False) and exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("crossgate: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - a crash must never read as a pass
+        print(f"crossgate: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if getattr(args, "verbose", False):
+            import traceback
+
+            traceback.print_exc()
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The result model: plain, frozen records that every reporter formats.
+
+A run produces one :class:`GateResult`. Reporters are pure functions of it, so JSON, the plan table,
+SARIF, JUnit and Markdown always agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from google.protobuf import struct_pb2
+from google.protobuf.json_format import MessageToDict
+
+from . import wire
+
+SCHEMA_VERSION = "1.0"
+
+
+class Level(str, enum.Enum):
+    """A policy's enforcement level, as the engine and pulumi-policy name them."""
+
+    ADVISORY = "advisory"
+    MANDATORY = "mandatory"
+    REMEDIATE = "remediate"
+    DISABLED = "disabled"
+
+    @property
+    def blocks(self) -> bool:
+        # The engine counts remediate-level diagnostics as mandatory.
+        return self in (Level.MANDATORY, Level.REMEDIATE)
+
+
+class Severity(str, enum.Enum):
+    UNSPECIFIED = ""
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class FindingKind(str, enum.Enum):
+    VIOLATION = "violation"
+    #: The policy could not run because a value it read is unknown until deployment.
+    INDETERMINATE = "indeterminate"
+    NOT_APPLICABLE = "notApplicable"
+
+
+class Verdict(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+
+    @property
+    def exit_code(self) -> int:
+        return {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.ERROR: 2}[self]
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a resource was declared; ``file`` is relative to the project directory."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One resource registration, as the engine would see it in a preview.
+
+    ``properties`` is the wire-format ``Struct`` (camelCase keys, unknown sentinels, secret
+    wrappers), passed to packs untouched. :attr:`inputs` decodes it lazily for reports.
+    """
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    properties: struct_pb2.Struct
+    parent: str | None = None
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    provider: str | None = None
+    protect: bool = False
+    source: SourceLocation | None = None
+    #: Position in the program's declaration order (registrations arrive concurrently).
+    order: int = 0
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The inputs decoded to Python values, still in wire encoding (not redacted)."""
+        return MessageToDict(self.properties)
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """A policy as the pack describes it, with the enforcement level the run resolved for it."""
+
+    name: str
+    description: str
+    kind: str  # "resource" or "stack"
+    enforcement_level: Level
+    default_level: Level
+    severity: Severity = Severity.UNSPECIFIED
+    display_name: str = ""
+    framework: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    remediation: str = ""
+    url: str = ""
+    config: Mapping[str, Any] = field(default_factory=dict)
+    config_schema: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    name: str
+    version: str
+    path: str
+    policies: tuple[PolicyInfo, ...] = ()
+    description: str = ""
+
+    def policy(self, name: str) -> PolicyInfo | None:
+        return next((p for p in self.policies if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A reviewed, expiring exception for one policy on the resources a URN glob matches."""
+
+    policy: str
+    resource: str
+    reason: str
+    owner: str
+    expires: str  # ISO date, inclusive, UTC
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One policy outcome for one resource (or for the stack)."""
+
+    kind: FindingKind
+    pack: str
+    policy: str
+    level: Level  # the effective level of this finding
+    severity: Severity
+    urn: str
+    type: str
+    name: str
+    message: str
+    source: SourceLocation | None = None
+    #: Set when a waiver hides this finding; waived findings never block.
+    waiver: Waiver | None = None
+
+    @property
+    def blocks(self) -> bool:
+        return self.waiver is None and self.level.blocks
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """What a remediate-level policy would change on a resource."""
+
+    pack: str
+    policy: str
+    urn: str
+    type: str
+    name: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    message: str = ""
+
+    @property
+    def changed_keys(self) -> tuple[str, ...]:
+        keys = set(self.before) | set(self.after)
+        return tuple(sorted(k for k in keys if self.before.get(k) != self.after.get(k)))
+
+
+@dataclass(frozen=True)
+class InvokeAnswer:
+    """An invoke the program made that crossgate answered without a cloud."""
+
+    token: str
+    placeholder: bool  # True when answered from the documented placeholder table
+    count: int = 1
+
+
+@dataclass
+class GateResult:
+    """Everything a run found. Built incrementally by the engine, read by reporters."""
+
+    project: str
+    stack: str
+    project_dir: str
+    resources: list[PlannedResource] = field(default_factory=list)
+    packs: list[PackInfo] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    remediations: list[Remediation] = field(default_factory=list)
+    invokes: list[InvokeAnswer] = field(default_factory=list)
+    #: Warnings the program logged (``pulumi.log.warn``).
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    #: Tracebacks and pack stderr behind ``errors``, shown under ``--verbose`` only.
+    error_details: list[str] = field(default_factory=list)
+    #: Notes on config that lowered a policy's level below its default (reported, never silent).
+    downgrades: list[str] = field(default_factory=list)
+    #: Waivers that matched nothing, or that expired (reported, not blocking).
+    unused_waivers: list[Waiver] = field(default_factory=list)
+    expired_waivers: list[Waiver] = field(default_factory=list)
+    unknowns_mode: str = "block"
+    root_urn: str = ""
+    duration_seconds: float = 0.0
+    _index: dict[str, PlannedResource] = field(default_factory=dict, repr=False, compare=False)
+
+    # -- views -------------------------------------------------------------------------------
+
+    def of_kind(self, kind: FindingKind) -> list[Finding]:
+        return [f for f in self.findings if f.kind is kind]
+
+    @property
+    def violations(self) -> list[Finding]:
+        return [f for f in self.of_kind(FindingKind.VIOLATION) if f.waiver is None]
+
+    @property
+    def indeterminate(self) -> list[Finding]:
+        return [f for f in self.of_kind(FindingKind.INDETERMINATE) if f.waiver is None]
+
+    @property
+    def not_applicable(self) -> list[Finding]:
+        return self.of_kind(FindingKind.NOT_APPLICABLE)
+
+    @property
+    def waived(self) -> list[Finding]:
+        return [f for f in self.findings if f.waiver is not None]
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind is not FindingKind.NOT_APPLICABLE and f.blocks]
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.errors:
+            return Verdict.ERROR
+        if self.blocking:
+            return Verdict.FAIL
+        return Verdict.PASS
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    @property
+    def checked(self) -> bool:
+        """False when no policy pack was evaluated: then nothing was checked."""
+        return bool(self.packs)
+
+    def resource(self, urn: str) -> PlannedResource | None:
+        if len(self._index) != len(self.resources):
+            self._index = {r.urn: r for r in self.resources}
+        return self._index.get(urn)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "exitCode": self.exit_code,
+            "resources": len(self.resources),
+            "packs": len(self.packs),
+            "policies": sum(len(p.policies) for p in self.packs),
+            "violations": len(self.violations),
+            "blocking": len(self.blocking),
+            "mandatory": sum(1 for f in self.violations if f.level.blocks),
+            "advisory": sum(1 for f in self.violations if not f.level.blocks),
+            "indeterminate": len(self.indeterminate),
+            "notApplicable": len(self.not_applicable),
+            "waived": len(self.waived),
+            "remediations": len(self.remediations),
+            "errors": len(self.errors),
+            "checked": self.checked,
+        }
+
+
+def redacted_inputs(resource: PlannedResource) -> dict[str, Any]:
+    """The inputs as reports show them: unknowns and secrets replaced by markers."""
+    return wire.redact(resource.inputs)

@@ -1,0 +1,182 @@
+"""Policy config reconciliation, as the engine does it before ``Configure``.
+
+Start from each policy's default level and its schema defaults, apply the pack's ``initialConfig``,
+then the ``--policy-pack-config`` file (where ``all`` sets every policy's level), then validate each
+policy's properties against its JSON schema. crossgate is stricter than the engine in two places,
+both so that config can't silently weaken the gate: a config entry naming a policy the pack does
+not have is an error, and an ``initialConfig`` entry whose level is the protobuf default (advisory,
+i.e. not set) does not downgrade the policy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+from google.protobuf.json_format import MessageToDict
+from pulumi.runtime.proto import analyzer_pb2
+
+from ..errors import InputError
+from ..model import Level
+
+_LEVEL_FROM_PROTO = {
+    analyzer_pb2.ADVISORY: Level.ADVISORY,
+    analyzer_pb2.MANDATORY: Level.MANDATORY,
+    analyzer_pb2.REMEDIATE: Level.REMEDIATE,
+    analyzer_pb2.DISABLED: Level.DISABLED,
+}
+_LEVEL_TO_PROTO = {v: k for k, v in _LEVEL_FROM_PROTO.items()}
+
+
+def level_from_proto(value: int) -> Level:
+    return _LEVEL_FROM_PROTO.get(value, Level.ADVISORY)
+
+
+def level_to_proto(level: Level) -> int:
+    return _LEVEL_TO_PROTO[level]
+
+
+@dataclass
+class PolicyConfigEntry:
+    """One policy's config: an optional level and properties."""
+
+    level: Level | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+PackConfig = dict[str, PolicyConfigEntry]
+
+
+def parse_config(doc: Any, where: str) -> PackConfig:
+    """Parse the CLI's policy config format: ``{"p": "disabled"}`` or ``{"p": {"enforcementLevel": ..., ...}}``."""
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: policy config must be a JSON object keyed by policy name")
+    result: PackConfig = {}
+    for name, value in doc.items():
+        if isinstance(value, str):
+            result[name] = PolicyConfigEntry(level=_parse_level(value, f"{where}: {name}"))
+        elif isinstance(value, dict):
+            props = dict(value)
+            raw_level = props.pop("enforcementLevel", None)
+            level = None if raw_level is None else _parse_level(raw_level, f"{where}: {name}.enforcementLevel")
+            result[name] = PolicyConfigEntry(level=level, properties=props)
+        else:
+            raise InputError(f"{where}: {name} must be an enforcement level string or an object")
+    return result
+
+
+def _parse_level(value: Any, where: str) -> Level:
+    try:
+        return Level(value)
+    except ValueError:
+        raise InputError(f"{where}: {value!r} is not an enforcement level "
+                         "(advisory, mandatory, remediate or disabled)") from None
+
+
+def load_config_file(path: str) -> PackConfig:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read --policy-pack-config {path}: {exc.strerror}") from exc
+    if not text.strip():
+        return {}
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--policy-pack-config {path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+    return parse_config(doc, f"--policy-pack-config {path}")
+
+
+def initial_config(info: analyzer_pb2.AnalyzerInfo) -> PackConfig:
+    result: PackConfig = {}
+    for name, cfg in info.initialConfig.items():
+        level = level_from_proto(cfg.enforcementLevel)
+        result[name] = PolicyConfigEntry(
+            level=None if cfg.enforcementLevel == analyzer_pb2.ADVISORY else level,
+            properties=MessageToDict(cfg.properties) if cfg.HasField("properties") else {},
+        )
+    return result
+
+
+def schema_of(policy: analyzer_pb2.PolicyInfo) -> dict[str, Any]:
+    if not policy.HasField("configSchema"):
+        return {}
+    schema: dict[str, Any] = {"type": "object"}
+    props = MessageToDict(policy.configSchema.properties)
+    if props:
+        schema["properties"] = props
+    if policy.configSchema.required:
+        schema["required"] = list(policy.configSchema.required)
+    return schema
+
+
+@dataclass
+class ResolvedPolicyConfig:
+    level: Level
+    default_level: Level
+    properties: dict[str, Any]
+
+
+def reconcile(info: analyzer_pb2.AnalyzerInfo, layers: list[tuple[str, PackConfig]], pack_label: str
+              ) -> dict[str, ResolvedPolicyConfig]:
+    """Merge defaults and config layers, validate, and return each policy's resolved config."""
+    result: dict[str, ResolvedPolicyConfig] = {}
+    schemas: dict[str, dict[str, Any]] = {}
+    for policy in info.policies:
+        if policy.name == "all":
+            raise InputError(f"{pack_label}: a policy may not be named 'all'")
+        default = level_from_proto(policy.enforcementLevel)
+        schema = schema_of(policy)
+        schemas[policy.name] = schema
+        defaults = {k: v["default"] for k, v in schema.get("properties", {}).items()
+                    if isinstance(v, dict) and "default" in v}
+        result[policy.name] = ResolvedPolicyConfig(default, default, defaults)
+
+    for where, layer in layers:
+        everything = layer.get("all")
+        if everything is not None and everything.level is not None:
+            for resolved in result.values():
+                resolved.level = everything.level
+        for name, entry in layer.items():
+            if name == "all":
+                continue
+            if name not in result:
+                raise InputError(f"{where}: {pack_label} has no policy named '{name}'")
+            if entry.level is not None:
+                result[name].level = entry.level
+            result[name].properties.update(entry.properties)
+
+    errors = []
+    for name, resolved in result.items():
+        schema = schemas[name]
+        if not schema:
+            continue
+        validator = jsonschema.Draft7Validator(schema)
+        for error in sorted(validator.iter_errors(resolved.properties), key=lambda e: list(e.path)):
+            prop = ".".join(str(p) for p in error.path) or (
+                error.validator_value[0] if error.validator == "required" and isinstance(error.validator_value, list)
+                and len(error.validator_value) == 1 else "")
+            if error.validator == "required":
+                missing = error.message.split("'")[1] if "'" in error.message else prop
+                errors.append(f"{name}: required property '{missing}' is missing")
+            else:
+                errors.append(f"{name}: property '{prop}': {error.message}")
+    if errors:
+        raise InputError(f"validating policy config: {pack_label}: " + "; ".join(errors))
+    return result
+
+
+def configure_request(resolved: Mapping[str, ResolvedPolicyConfig]) -> analyzer_pb2.ConfigureAnalyzerRequest:
+    """Every policy's level is always sent: the protobuf default (advisory) would downgrade it."""
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, cfg in resolved.items():
+        entry = request.policyConfig[name]
+        entry.enforcementLevel = level_to_proto(cfg.level)
+        if cfg.properties:
+            entry.properties.update(cfg.properties)
+    return request
