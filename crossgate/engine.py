@@ -99,7 +99,8 @@ class _Pack:
             info = first.analyzer_info()
             self.name = info.name or self.name
             label = f"{self.name} {self.manifest.version or info.version}".strip()
-            resolved = pack_config.reconcile(info, self.config_layers, label)
+            layers = [(f"{label} initialConfig", pack_config.initial_config(info)), *self.config_layers]
+            resolved = pack_config.reconcile(info, layers, label)
             request = pack_config.configure_request(resolved)
             for proc in self.procs[1:]:
                 proc.configure_stack()
@@ -193,7 +194,9 @@ class Gate:
         return min(remaining, self.options.call_timeout)
 
     def _wait_ready(self, pack: _Pack) -> bool:
-        if not pack.ready.wait(max(0.0, self.deadline - time.monotonic())):
+        # A little grace past the deadline lets a pack's own start-up error (which names the
+        # cause) be reported rather than a bare timeout.
+        if not pack.ready.wait(max(0.0, self.deadline - time.monotonic()) + 2.0):
             raise PackError(f"policy pack {pack.manifest.path.name}: timed out starting")
         return pack.error is None
 
@@ -263,6 +266,9 @@ class Gate:
     def _record_diagnostics(self, pack: _Pack, response: analyzer_pb2.AnalyzeResponse, urn: str) -> None:
         """Record a response; a diagnostic without a URN belongs to ``urn`` (the resource, or the stack)."""
         for diag in response.diagnostics:
+            if diag.policyName not in pack.levels:
+                raise PackError(f"policy pack {pack.name}: malformed reply: a diagnostic names policy "
+                                f"'{diag.policyName}', which the pack did not declare")
             match = _CANT_RUN.match(diag.message) if not diag.urn else None
             if match:
                 self._add_indeterminate(pack, diag.policyName or match["policy"], diag.message, urn)
@@ -306,13 +312,7 @@ class Gate:
     def finish(self, program_ok: bool) -> None:
         """Wait for per-resource work, run AnalyzeStack if everything so far succeeded, stop packs."""
         try:
-            for future in list(self._futures):
-                remaining = max(0.0, self.deadline - time.monotonic())
-                try:
-                    future.result(timeout=remaining)
-                except concurrent.futures.TimeoutError:
-                    self.record_error(PackError("timed out evaluating policies (raise --timeout)"))
-                    break
+            # Packs first: a pack's own start-up error names the cause better than a timeout.
             for pack in self._packs:
                 try:
                     self._wait_ready(pack)
@@ -322,6 +322,13 @@ class Gate:
                     self.record_error(pack.error)
                 elif pack.info is not None:
                     self.result.packs.append(pack.info)
+            for future in list(self._futures):
+                remaining = max(0.0, self.deadline - time.monotonic())
+                try:
+                    future.result(timeout=remaining)
+                except concurrent.futures.TimeoutError:
+                    self.record_error(PackError("timed out evaluating policies (raise --timeout)"))
+                    break
             if program_ok and not self.result.errors and self._packs:
                 self._analyze_stack()
         finally:

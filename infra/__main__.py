@@ -21,8 +21,8 @@ from networking import create_network
 from private_link import create_private_link
 from vault import create_key_vault
 
-# Category groups every resource type here supports ("audit" is the
-# security-relevant subset; NSGs only offer "allLogs").
+# Log category groups for the blob service and the vault ("audit" is the
+# security-relevant subset of "allLogs"); NSGs only offer "allLogs".
 AUDIT_AND_ALL_LOGS = ("audit", "allLogs")
 
 settings = platform_config.from_stack_config()

@@ -32,10 +32,10 @@ class DataStore:
     container: storage.BlobContainer
 
 
-def _account_scoped(enabled: bool = True) -> storage.EncryptionServiceArgs:
+def _account_scoped() -> storage.EncryptionServiceArgs:
     # Key type "Account" is fixed at creation; it puts queues and tables under
     # the account key (and so under a customer-managed key) like blobs and files.
-    return storage.EncryptionServiceArgs(enabled=enabled, key_type="Account")
+    return storage.EncryptionServiceArgs(enabled=True, key_type="Account")
 
 
 def _encryption_services() -> storage.EncryptionServicesArgs:
@@ -69,7 +69,7 @@ def _customer_managed_encryption(
         principal_id=cmk_identity.principal_id,
         principal_type="ServicePrincipal",
     )
-    identity = storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[cmk_identity.id])
+    account_identity = storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[cmk_identity.id])
     encryption = storage.EncryptionArgs(
         key_source="Microsoft.Keyvault",
         key_vault_properties=storage.KeyVaultPropertiesArgs(
@@ -81,7 +81,7 @@ def _customer_managed_encryption(
         require_infrastructure_encryption=True,
         services=_encryption_services(),
     )
-    return identity, encryption, key_grant
+    return account_identity, encryption, key_grant
 
 
 def create_storage(
@@ -92,7 +92,7 @@ def create_storage(
 ) -> DataStore:
     """Declare the account, its blob service settings and the private container."""
     prefix = settings.name_prefix
-    identity: storage.IdentityArgs | None = None
+    account_identity: storage.IdentityArgs | None = None
     depends_on: list[pulumi.Resource] = []
     if settings.customer_managed_key is None:
         encryption = storage.EncryptionArgs(
@@ -101,7 +101,7 @@ def create_storage(
             services=_encryption_services(),
         )
     else:
-        identity, encryption, key_grant = _customer_managed_encryption(
+        account_identity, encryption, key_grant = _customer_managed_encryption(
             settings, rg, settings.customer_managed_key, subscription_id
         )
         depends_on.append(key_grant)
@@ -114,7 +114,7 @@ def create_storage(
         kind="StorageV2",
         sku=storage.SkuArgs(name="Standard_ZRS"),
         access_tier="Hot",
-        identity=identity,
+        identity=account_identity,
         encryption=encryption,
         enable_https_traffic_only=True,
         minimum_tls_version="TLS1_2",

@@ -99,7 +99,11 @@ class Principal:
 
 @dataclass(frozen=True)
 class CustomerManagedKey:
-    """A Key Vault key, owned outside this stack, that encrypts the storage account."""
+    """A Key Vault key, owned outside this stack, that encrypts the storage account.
+
+    Its vault must have purge protection on and, if its firewall is closed,
+    let trusted Azure services through, as Azure Storage requires for CMK.
+    """
 
     key_vault_id: str
     key_vault_uri: str
@@ -295,11 +299,10 @@ def _retention(value: Any) -> int:
     key = "logRetentionDays"
     if value is None:
         return DEFAULT_LOG_RETENTION_DAYS
-    if isinstance(value, bool):
-        days = None
-    elif isinstance(value, int):
+    # bool is an int subclass, but `true` is never a number of days.
+    if isinstance(value, int) and not isinstance(value, bool):
         days = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
         days = int(value)
     else:
         days = None

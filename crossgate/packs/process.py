@@ -195,11 +195,21 @@ class PackProcess:
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise PackError(f"{self.label}: {method} timed out", detail=self.stderr_tail()) from None
             details = exc.details() if hasattr(exc, "details") else str(exc)
-            alive = self._proc is not None and self._proc.poll() is None
+            alive = self._alive_after_error()
             what = "failed" if alive else "crashed"
             first = (details or "").strip().splitlines()
             raise PackError(f"{self.label}: {method} {what}: {first[-1] if first else code}",
                             detail=(details or "") + "\n" + self.stderr_tail()) from None
+
+    def _alive_after_error(self) -> bool:
+        """Whether the pack survived a failed call (a dying process takes a moment to be reaped)."""
+        if self._proc is None:
+            return False
+        try:
+            self._proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return True
+        return False
 
     # -- the RPCs, in the engine's order ------------------------------------------------------
 

@@ -85,7 +85,9 @@ def test_config_cidr_with_host_bits() -> None:
 
 
 def test_config_ipv6_cidr_rejected() -> None:
-    assert error_for(vnetCidr="fd00::/48") == "invalid config ai-data-platform:vnetCidr: 'fd00::/48' is not an IPv4 CIDR"
+    assert error_for(vnetCidr="fd00::/48") == (
+        "invalid config ai-data-platform:vnetCidr: 'fd00::/48' is not an IPv4 CIDR"
+    )
 
 
 def test_config_overlapping_subnets() -> None:

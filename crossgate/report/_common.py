@@ -1,0 +1,177 @@
+"""What the SARIF, JUnit and Markdown reporters share: paths, ordering, labels and severity tables.
+
+Everything here reads the result model only (finding and policy fields, never resource inputs), so
+no reporter can leak a secret value a program passed to a resource.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Iterable
+
+from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation, Severity, Waiver
+from .json_report import NOTHING_CHECKED
+
+#: The sentence every reporter uses when no pack ran.
+NOTHING_CHECKED_SENTENCE = NOTHING_CHECKED[0].upper() + NOTHING_CHECKED[1:] + "."
+
+#: GitHub code scanning's ``security-severity`` scores (a string, as SARIF properties are free-form):
+#: >= 9.0 is critical, >= 7.0 high, >= 4.0 medium, anything above 0 low.
+SECURITY_SEVERITY: dict[Severity, str] = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+}
+
+#: A policy's resolved enforcement level as a SARIF ``defaultConfiguration.level``.
+RULE_LEVEL: dict[Level, str] = {
+    Level.MANDATORY: "error",
+    Level.REMEDIATE: "error",
+    Level.ADVISORY: "warning",
+    Level.DISABLED: "none",
+}
+
+#: Most severe first, for sorting.
+SEVERITY_RANK: dict[Severity, int] = {
+    Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3, Severity.UNSPECIFIED: 4,
+}
+
+FINGERPRINT_KEY = "crossgate/v1"
+
+PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
+
+
+def plural(count: int, word: str, plural_word: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural_word or word + 's')}"
+
+
+def resource_label(type_: str, name: str) -> str:
+    return f"{type_}::{name}" if type_ else name
+
+
+def waiver_note(waiver: Waiver) -> str:
+    """``<reason> (owner <owner>, expires <date>)``: why a finding is hidden, and until when."""
+    return f"{waiver.reason} (owner {waiver.owner}, expires {waiver.expires})"
+
+
+def remediation_text(rem: Remediation) -> str:
+    """What a remediation would change, by property name only (values may be secrets)."""
+    keys = ", ".join(rem.changed_keys) or "nothing"
+    return f"would change {keys} on {resource_label(rem.type, rem.name)}"
+
+
+def framework_reference(policy: PolicyInfo) -> str:
+    """``<framework> <version> <control>``, e.g. ``CIS Microsoft Azure Foundations 3.0.0 4.17``."""
+    fw = policy.framework
+    return " ".join(str(fw[k]).strip() for k in ("name", "version", "reference") if str(fw.get(k, "")).strip())
+
+
+def fingerprint(pack: str, policy: str, urn: str, *extra: str) -> str:
+    """A result identity that survives message, line and ordering changes between runs."""
+    text = "\0".join((pack, policy, urn, *extra))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    line = (text.strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Drop the control characters XML 1.0 cannot carry (ANSI colour codes in a pack's stderr)."""
+    return _XML_INVALID.sub("", text)
+
+
+# -- ordering ---------------------------------------------------------------------------------
+
+def finding_order(finding: Finding) -> tuple:
+    """Blocking before advisory, then most severe, then by policy and resource: stable across runs."""
+    return (not finding.level.blocks, SEVERITY_RANK.get(finding.severity, 9), finding.pack, finding.policy,
+            finding.urn)
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    # sorted() is stable: several findings of one policy on one resource keep the pack's order.
+    return sorted(findings, key=finding_order)
+
+
+def reported_findings(result: GateResult) -> list[Finding]:
+    """Violations, indeterminate and waived findings (not-applicable outcomes are not reported)."""
+    return [f for f in result.findings if f.kind is not FindingKind.NOT_APPLICABLE]
+
+
+def policy_lookup(packs: Iterable[PackInfo]) -> dict[tuple[str, str], PolicyInfo]:
+    return {(pack.name, p.name): p for pack in packs for p in pack.policies}
+
+
+# -- paths ------------------------------------------------------------------------------------
+
+def repo_root(project_dir: str) -> str:
+    """The first directory at or above ``project_dir`` holding ``.git``, else ``project_dir`` itself."""
+    start = os.path.abspath(project_dir or ".")
+    current = start
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return start
+        current = parent
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a finding points, for reports: ``path`` is repository-relative with forward slashes,
+    unless the file lies outside the repository (then ``inside`` is False and ``path`` is absolute)."""
+
+    path: str
+    line: int
+    inside: bool = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+class Locator:
+    """Maps project-relative source files onto the repository root, once per report."""
+
+    def __init__(self, result: GateResult) -> None:
+        self.project_dir = os.path.abspath(result.project_dir or ".")
+        self.root = repo_root(self.project_dir)
+        project_file = next((name for name in PROJECT_FILES
+                             if os.path.isfile(os.path.join(self.project_dir, name))), PROJECT_FILES[0])
+        self.project_file = self.place(project_file, 1)
+
+    def place(self, file: str, line: int) -> Place:
+        absolute = os.path.normpath(os.path.join(self.project_dir, file))
+        try:
+            rel = os.path.relpath(absolute, self.root)
+        except ValueError:  # another drive, on Windows
+            rel = os.pardir
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            return Place(PurePath(absolute).as_posix(), max(1, line), inside=False)
+        return Place(PurePath(rel).as_posix(), max(1, line))
+
+    def of(self, finding: Finding | None = None, *, result: GateResult | None = None,
+           urn: str = "") -> Place:
+        """A finding's declaration site, or the resource's for ``urn``; else the project file, line 1."""
+        source = finding.source if finding is not None else None
+        if source is None and result is not None and urn:
+            resource = result.resource(urn)
+            source = resource.source if resource is not None else None
+        if source is None or not source.file:
+            return self.project_file
+        return self.place(source.file, source.line)
+
+    @property
+    def root_uri(self) -> str:
+        return PurePath(self.root).as_uri().rstrip("/") + "/"
