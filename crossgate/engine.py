@@ -252,8 +252,9 @@ class Gate:
                 continue
             if not rem.HasField("properties"):
                 continue
-            before = wire.redact(MessageToDict(props))
-            after = wire.redact(MessageToDict(rem.properties))
+            original = MessageToDict(props)
+            before = wire.redact(original)
+            after = wire.redact_like(MessageToDict(rem.properties), original)
             with self._lock:
                 self.result.remediations.append(Remediation(
                     pack=pack.name, policy=rem.policyName, urn=resource.urn, type=resource.type,

@@ -60,3 +60,19 @@ def contains_secret(value: Any) -> bool:
     if isinstance(value, list):
         return any(contains_secret(v) for v in value)
     return False
+
+
+def redact_like(value: Any, reference: Any) -> Any:
+    """Redact ``value``, also hiding whatever was secret at the same path in ``reference``.
+
+    A remediation returns properties that lost their secret wrappers; the original inputs say
+    which of them must stay hidden.
+    """
+    if is_secret(reference) or (isinstance(reference, dict) and reference.get(SIG_KEY) == OUTPUT_VALUE_SIG
+                                and reference.get("secret")):
+        return dict(SECRET_MARK)
+    if isinstance(value, dict) and isinstance(reference, dict) and SIG_KEY not in value:
+        return {k: redact_like(v, reference.get(k)) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(reference, list):
+        return [redact_like(v, reference[i] if i < len(reference) else None) for i, v in enumerate(value)]
+    return redact(value)

@@ -13,11 +13,12 @@ import json
 from importlib import metadata
 from pathlib import PurePath
 from typing import Any, Iterable
+from urllib.parse import quote
 
 from .. import __version__
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation, Severity
 from ._common import (FINGERPRINT_KEY, NOTHING_CHECKED_SENTENCE, RULE_LEVEL, SECURITY_SEVERITY, Locator, Place,
-                      fingerprint, framework_reference, policy_lookup, remediation_text, reported_findings,
+                      fingerprint, framework_reference, remediation_text, reported_findings,
                       sorted_findings, waiver_note)
 
 SARIF_VERSION = "2.1.0"
@@ -117,8 +118,6 @@ def _location(place: Place, urn: str, name: str, kind: str = "resource") -> dict
 
 
 def _uri_path(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path, safe="/")
 
 
@@ -287,7 +286,6 @@ def sarif_doc(result: GateResult) -> dict[str, Any]:
         run["results"] = []
         runs.append(run)
 
-    lookup = policy_lookup(packs)
     for n, pack in enumerate(packs):
         builder = _Run(result, locator, pack)
         for finding in sorted_findings(f for f in reported_findings(result) if f.pack == pack.name):
@@ -307,7 +305,6 @@ def sarif_doc(result: GateResult) -> dict[str, Any]:
         run["invocations"] = [_invocation(result, config=_config_notes(result, pack, n == 0))]
         run["results"] = builder.results
         runs.append(run)
-    del lookup
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": runs}
 
 
