@@ -76,6 +76,7 @@ else
 fi
 
 if [ -n "${CROSSGATE_BIN:-}" ]; then
+  command -v "$CROSSGATE_BIN" >/dev/null 2>&1 || fail_closed "CROSSGATE_BIN is not executable: $CROSSGATE_BIN"
   crossgate_bin="$CROSSGATE_BIN"
 elif command -v crossgate >/dev/null 2>&1; then
   crossgate_bin="crossgate"

@@ -29,6 +29,7 @@ from .errors import GateError, InputError, PackError
 from .model import (Finding, FindingKind, GateResult, Level, PackInfo, PlannedResource, PolicyInfo,
                     Remediation, Severity)
 from .packs import config as pack_config
+from .packs.settings import GateSettings
 from .packs.process import PackManifest, PackProcess, StackIdentity, read_manifest
 from .program.runner import run_program
 from .project import load_project, load_stack_config
@@ -88,6 +89,8 @@ class _Pack:
         self.name = manifest.path.name
         self.levels: dict[str, Level] = {}
         self.has_remediations = False
+        self.downgrades: list[str] = []
+        self.settings = GateSettings()
 
     def start(self, deadline: float) -> None:
         """Start every process and configure it; record an error instead of raising."""
@@ -100,7 +103,10 @@ class _Pack:
             self.name = info.name or self.name
             label = f"{self.name} {self.manifest.version or info.version}".strip()
             layers = [(f"{label} initialConfig", pack_config.initial_config(info)), *self.config_layers]
-            resolved = pack_config.reconcile(info, layers, label)
+            reconciled = pack_config.reconcile(info, layers, label)
+            self.downgrades = reconciled.check_downgrades()
+            self.settings = reconciled.settings
+            resolved = reconciled.policies
             request = pack_config.configure_request(resolved)
             for proc in self.procs[1:]:
                 proc.configure_stack()
@@ -323,6 +329,7 @@ class Gate:
                     self.record_error(pack.error)
                 elif pack.info is not None:
                     self.result.packs.append(pack.info)
+                    self.result.downgrades.extend(pack.downgrades)
             for future in list(self._futures):
                 remaining = max(0.0, self.deadline - time.monotonic())
                 try:

@@ -21,6 +21,7 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from ..errors import InputError
 from ..model import Level
+from . import settings
 
 _LEVEL_FROM_PROTO = {
     analyzer_pb2.ADVISORY: Level.ADVISORY,
@@ -123,7 +124,7 @@ class ResolvedPolicyConfig:
 
 
 def reconcile(info: analyzer_pb2.AnalyzerInfo, layers: list[tuple[str, PackConfig]], pack_label: str
-              ) -> dict[str, ResolvedPolicyConfig]:
+              ) -> "Reconciled":
     """Merge defaults and config layers, validate, and return each policy's resolved config."""
     result: dict[str, ResolvedPolicyConfig] = {}
     schemas: dict[str, dict[str, Any]] = {}
@@ -137,13 +138,19 @@ def reconcile(info: analyzer_pb2.AnalyzerInfo, layers: list[tuple[str, PackConfi
                     if isinstance(v, dict) and "default" in v}
         result[policy.name] = ResolvedPolicyConfig(default, default, defaults)
 
+    settings_layers = []
     for where, layer in layers:
+        if settings.KEY in layer:
+            entry = layer[settings.KEY]
+            if entry.level is not None:
+                raise InputError(f"{where}: '{settings.KEY}' holds crossgate's settings, not a policy level")
+            settings_layers.append((where, entry.properties))
         everything = layer.get("all")
         if everything is not None and everything.level is not None:
             for resolved in result.values():
                 resolved.level = everything.level
         for name, entry in layer.items():
-            if name == "all":
+            if name in ("all", settings.KEY):
                 continue
             if name not in result:
                 raise InputError(f"{where}: {pack_label} has no policy named '{name}'")
@@ -168,7 +175,40 @@ def reconcile(info: analyzer_pb2.AnalyzerInfo, layers: list[tuple[str, PackConfi
                 errors.append(f"{name}: property '{prop}': {error.message}")
     if errors:
         raise InputError(f"validating policy config: {pack_label}: " + "; ".join(errors))
-    return result
+    return Reconciled(result, settings.parse(settings_layers), _downgrades(info, result, pack_label))
+
+
+_STRENGTH = {Level.DISABLED: 0, Level.ADVISORY: 1, Level.MANDATORY: 2, Level.REMEDIATE: 2}
+
+
+def _downgrades(info: analyzer_pb2.AnalyzerInfo, result: dict[str, ResolvedPolicyConfig],
+                pack_label: str) -> list[tuple[str, bool, str]]:
+    """(policy, is_critical, note) for every policy configured below its default level."""
+    out = []
+    for policy in info.policies:
+        cfg = result[policy.name]
+        if _STRENGTH[cfg.level] < _STRENGTH[cfg.default_level]:
+            critical = policy.severity == analyzer_pb2.POLICY_SEVERITY_CRITICAL
+            out.append((policy.name, critical, f"{pack_label}: {policy.name} configured "
+                                                f"{cfg.default_level.value} -> {cfg.level.value}"))
+    return out
+
+
+@dataclass
+class Reconciled:
+    policies: dict[str, ResolvedPolicyConfig]
+    settings: "settings.GateSettings"
+    #: (policy, critical, note) for each policy configured below its default level.
+    downgrades: list[tuple[str, bool, str]]
+
+    def check_downgrades(self) -> list[str]:
+        """Refuse critical downgrades unless the settings allow them; return every note."""
+        refused = [name for name, critical, _ in self.downgrades if critical]
+        if refused and not self.settings.allow_critical_downgrades:
+            raise InputError(f"policy config disables or downgrades critical polic"
+                             f"{'y' if len(refused) == 1 else 'ies'} {', '.join(refused)}; "
+                             "the pack's config must set crossgate.allowCriticalDowngrades to allow it")
+        return [note for _, _, note in self.downgrades]
 
 
 def configure_request(resolved: Mapping[str, ResolvedPolicyConfig]) -> analyzer_pb2.ConfigureAnalyzerRequest:

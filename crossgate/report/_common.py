@@ -93,8 +93,8 @@ def xml_safe(text: str) -> str:
 # -- ordering ---------------------------------------------------------------------------------
 
 def finding_order(finding: Finding) -> tuple:
-    """Blocking before advisory, then most severe, then by policy and resource: stable across runs."""
-    return (not finding.level.blocks, SEVERITY_RANK.get(finding.severity, 9), finding.pack, finding.policy,
+    """Blocking before advisory before waived, then most severe, then by policy and resource."""
+    return (not finding.blocks, finding.waiver is not None, SEVERITY_RANK.get(finding.severity, 9), finding.pack, finding.policy,
             finding.urn)
 
 

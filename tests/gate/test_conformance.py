@@ -45,26 +45,44 @@ def test_only_advisory_findings_pass():
 
 
 def test_config_disables_a_policy_and_the_policy_is_never_called():
-    result = evaluate(BASIC, [Resource(THING, "pub", {"public": True, **TAGS})],
-                      config={"no-public-flag": "disabled"})
+    result = evaluate(BASIC, [Resource(THING, "big", {"size": 12, **TAGS})],
+                      config={"size-limit": "disabled"})
     assert result.violations == []
     pack = result.packs[0]
-    assert pack.policy("no-public-flag").enforcement_level is Level.DISABLED
-    assert pack.policy("no-public-flag").default_level is Level.MANDATORY
+    assert pack.policy("size-limit").enforcement_level is Level.DISABLED
+    assert pack.policy("size-limit").default_level is Level.MANDATORY
+    assert result.downgrades == ["basic 1.2.3: size-limit configured mandatory -> disabled"]
 
 
 def test_config_upgrades_advisory_to_mandatory():
     result = evaluate(BASIC, [Resource(THING, "noted", {"note": "x", **TAGS})],
                       config={"advisory-note": {"enforcementLevel": "mandatory"}})
     assert [(f.policy, f.level) for f in result.violations] == [("advisory-note", Level.MANDATORY)]
+    assert result.downgrades == []
     assert result.exit_code == 1
+
+
+def test_downgrading_a_critical_policy_is_refused():
+    for config in ({"no-public-flag": "advisory"}, {"all": "disabled"}):
+        result = evaluate(BASIC, [Resource(THING, "pub", {"public": True, **TAGS})], config=config)
+        assert result.exit_code == 2
+        assert result.errors == ["policy config disables or downgrades critical policy no-public-flag; the "
+                                 "pack's config must set crossgate.allowCriticalDowngrades to allow it"]
 
 
 def test_all_key_sets_every_level_then_specific_entries_win():
     result = evaluate(BASIC, [Resource(THING, "pub", {"public": True, "note": "x", **TAGS})],
-                      config={"all": "advisory", "advisory-note": "mandatory"})
+                      config={"crossgate": {"allowCriticalDowngrades": True},
+                              "all": "advisory", "advisory-note": "mandatory"})
     levels = {f.policy: f.level for f in result.violations}
     assert levels == {"no-public-flag": Level.ADVISORY, "advisory-note": Level.MANDATORY}
+    assert "basic 1.2.3: no-public-flag configured mandatory -> advisory" in result.downgrades
+
+
+def test_unknown_crossgate_setting_is_an_error():
+    result = evaluate(BASIC, [], config={"crossgate": {"disableGate": True}})
+    assert result.exit_code == 2
+    assert "unknown crossgate setting 'disableGate'" in result.errors[0]
 
 
 def test_schema_default_applies_and_config_overrides_it():
@@ -111,7 +129,7 @@ def test_stack_policy_sees_property_dependencies_and_attributes_to_the_named_urn
         Resource(THING, "pub", {"public": True, **TAGS}),
         Resource(THING, "child", {"target": wire.UNKNOWN, **TAGS}, parent="pub",
                  property_dependencies={"target": ["pub"]}),
-    ], config={"reads-unknown": "disabled", "no-public-flag": "disabled"})
+    ], config={"reads-unknown": "disabled"})
     stack = [f for f in result.violations if f.policy == "stack-checks"]
     assert [(f.name, f.urn, f.message) for f in stack] == [
         ("child", urn_of(THING, "child", THING), "depends on a public thing")]
