@@ -116,7 +116,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if not args.stack:
         raise InputError("no stack given: pass --stack NAME (or set PULUMI_STACK)")
     options = GateOptions(packs=_pack_specs(args), unknowns=args.unknowns, timeout=args.timeout,
-                          parallel=args.parallel, progress=_progress(True))
+                          parallel=args.parallel, progress=_progress(True), waivers=args.waivers)
     try:
         result = preview(args.cwd, args.stack, options,
                          stack_reference_outputs=load_stack_reference_outputs(args.stack_reference_outputs))

@@ -12,6 +12,7 @@ was evaluated up to then is still reported.
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import os
 import queue
 import re
@@ -33,6 +34,8 @@ from .packs.settings import GateSettings
 from .packs.process import PackManifest, PackProcess, StackIdentity, read_manifest
 from .program.runner import run_program
 from .project import load_project, load_stack_config
+from .waivers import apply as apply_waivers
+from .waivers import default_waivers_path, load_waivers, today_utc
 
 # pulumi-policy's wording when a policy touched a value that is unknown during preview.
 _CANT_RUN = re.compile(r"^can't run (?:policy|remediation) '(?P<policy>[^']+)' from policy pack '[^']*' "
@@ -64,6 +67,10 @@ class GateOptions:
     parallel: int = 0  # processes per pack; 0 = number of cores
     #: Called with a short status line as work progresses (the CLI draws a progress indicator).
     progress: Callable[[str, int, int], None] | None = None
+    #: Waivers file; None means ``policy-waivers.yaml`` in the project, if it exists.
+    waivers: str | None = None
+    #: The day waivers are judged against (UTC). Injectable for tests only; never from the environment.
+    today: dt.date | None = None
 
 
 def split_urn(urn: str) -> tuple[str, str]:
@@ -344,7 +351,20 @@ class Gate:
             for pack in self._packs:
                 pack.stop()
         self.result.resources.sort(key=lambda r: r.order)
+        self._apply_waivers()
         self.result.findings.sort(key=lambda f: (f.pack, f.kind.value, f.urn, f.policy, f.message))
+
+    def _apply_waivers(self) -> None:
+        path = self.options.waivers or (str(default_waivers_path(self.result.project_dir) or "") or None)
+        if not path or not self.result.packs:
+            return
+        try:
+            waivers = load_waivers(path)
+            settings = {p.name: p.settings for p in self._packs if p.info is not None}
+            apply_waivers(self.result, waivers, today=self.options.today or today_utc(), settings=settings,
+                          where=f"waivers file {path}")
+        except GateError as exc:
+            self.record_error(exc)
 
     def _analyze_stack(self) -> None:
         request = analyzer_pb2.AnalyzeStackRequest()

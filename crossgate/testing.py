@@ -13,6 +13,7 @@ them by name through ``parent``, ``dependencies`` and ``property_dependencies``,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
@@ -81,7 +82,8 @@ def plan(resources: Sequence[Resource]) -> list[PlannedResource]:
 
 def evaluate(pack_dirs: str | Sequence[str], resources: Sequence[Resource], *,
              config: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
-             unknowns: str = "block", parallel: int = 1, timeout: float = 120.0) -> GateResult:
+             unknowns: str = "block", parallel: int = 1, timeout: float = 120.0,
+             waivers: str | None = None, today: "dt.date | None" = None) -> GateResult:
     """Evaluate ``resources`` against one pack (or several) and return the result.
 
     ``config`` is a policy config document in the ``--policy-pack-config`` format (one per pack
@@ -103,9 +105,11 @@ def evaluate(pack_dirs: str | Sequence[str], resources: Sequence[Resource], *,
                     json.dump(cfg, fh)
                 files.append(path)
             specs.append(PackSpec(path=str(d), config_files=files))
-        result = GateResult(project=PROJECT, stack=STACK, project_dir=os.getcwd(), unknowns_mode=unknowns)
+        result = GateResult(project=PROJECT, stack=STACK, project_dir=tmp, unknowns_mode=unknowns)
         result.root_urn = root_urn()
-        gate = Gate(result, GateOptions(packs=specs, unknowns=unknowns, timeout=timeout, parallel=parallel),
+        options = GateOptions(packs=specs, unknowns=unknowns, timeout=timeout, parallel=parallel,
+                              waivers=waivers, today=today)
+        gate = Gate(result, options,
                     StackIdentity(project=PROJECT, stack=STACK))
         gate.start()
         for resource in plan(resources):
