@@ -80,13 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _pack_specs(args: argparse.Namespace):
-    from .engine import PackSpec
+    from .engine import pack_specs
 
-    packs, configs = args.policy_pack, args.policy_pack_config
-    if configs and len(configs) != len(packs):
-        raise InputError(f"{len(configs)} --policy-pack-config for {len(packs)} --policy-pack: as in the "
-                         "Pulumi CLI, the i-th config belongs to the i-th pack, so the counts must match")
-    return [PackSpec(path=p, config_files=[configs[i]] if configs else []) for i, p in enumerate(packs)]
+    return pack_specs(args.policy_pack, args.policy_pack_config)
 
 
 def _write_reports(result, args: argparse.Namespace) -> None:

@@ -71,6 +71,16 @@ class GateOptions:
     waivers: str | None = None
     #: The day waivers are judged against (UTC). Injectable for tests only; never from the environment.
     today: dt.date | None = None
+    #: Outputs per URN for AnalyzeStack when they differ from the inputs (a stack export's state).
+    stack_outputs: dict[str, struct_pb2.Struct] = field(default_factory=dict)
+
+
+def pack_specs(packs: Sequence[str], configs: Sequence[str]) -> list[PackSpec]:
+    """Pair packs with config files as the CLI does: the i-th config belongs to the i-th pack."""
+    if configs and len(configs) != len(packs):
+        raise InputError(f"{len(configs)} --policy-pack-config for {len(packs)} --policy-pack: as in the "
+                         "Pulumi CLI, the i-th config belongs to the i-th pack, so the counts must match")
+    return [PackSpec(path=p, config_files=[configs[i]] if configs else []) for i, p in enumerate(packs)]
 
 
 def split_urn(urn: str) -> tuple[str, str]:
@@ -369,7 +379,8 @@ class Gate:
     def _analyze_stack(self) -> None:
         request = analyzer_pb2.AnalyzeStackRequest()
         for resource in self.result.resources:
-            props = self._final_props.get(resource.urn, resource.properties)
+            props = self.options.stack_outputs.get(resource.urn) or self._final_props.get(
+                resource.urn, resource.properties)
             item = request.resources.add(type=resource.type, urn=resource.urn, name=resource.name,
                                          parent=resource.parent or "", dependencies=list(resource.dependencies))
             item.properties.CopyFrom(props)
@@ -437,6 +448,27 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
         gate.record_error(exc)
     finally:
         gate.finish(program_ok)
+        result.duration_seconds = time.monotonic() - started
+    return result
+
+
+def evaluate_plan(result: GateResult, resources: Iterable[PlannedResource], options: GateOptions,
+                  identity: StackIdentity) -> GateResult:
+    """Evaluate already-planned resources (from a test, a stack export or a preview JSON)."""
+    started = time.monotonic()
+    try:
+        gate = Gate(result, options, identity)
+    except GateError as exc:
+        result.errors.append(exc.message)
+        return result
+    gate.start()
+    try:
+        for resource in resources:
+            if resource.type == ROOT_STACK_TYPE and not result.root_urn:
+                result.root_urn = resource.urn
+            gate.submit(resource)
+    finally:
+        gate.finish(program_ok=True)
         result.duration_seconds = time.monotonic() - started
     return result
 

@@ -208,6 +208,8 @@ class GateResult:
     unused_waivers: list[Waiver] = field(default_factory=list)
     expired_waivers: list[Waiver] = field(default_factory=list)
     unknowns_mode: str = "block"
+    #: What was gated: "preview" (a program run offline), "stack-export" or "preview-json".
+    origin: str = "preview"
     root_urn: str = ""
     duration_seconds: float = 0.0
     _index: dict[str, PlannedResource] = field(default_factory=dict, repr=False, compare=False)

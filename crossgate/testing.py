@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from google.protobuf import struct_pb2
 
-from .engine import ROOT_STACK_TYPE, Gate, GateOptions, PackSpec
+from .engine import ROOT_STACK_TYPE, GateOptions, PackSpec, evaluate_plan
 from .model import GateResult, PlannedResource
 from .packs.process import StackIdentity
 
@@ -106,13 +106,7 @@ def evaluate(pack_dirs: str | Sequence[str], resources: Sequence[Resource], *,
                 files.append(path)
             specs.append(PackSpec(path=str(d), config_files=files))
         result = GateResult(project=PROJECT, stack=STACK, project_dir=tmp, unknowns_mode=unknowns)
-        result.root_urn = root_urn()
         options = GateOptions(packs=specs, unknowns=unknowns, timeout=timeout, parallel=parallel,
                               waivers=waivers, today=today)
-        gate = Gate(result, options,
-                    StackIdentity(project=PROJECT, stack=STACK))
-        gate.start()
-        for resource in plan(resources):
-            gate.submit(resource)
-        gate.finish(program_ok=True)
+        evaluate_plan(result, plan(resources), options, StackIdentity(project=PROJECT, stack=STACK))
     return result

@@ -80,6 +80,7 @@ def result_doc(result: GateResult) -> dict[str, Any]:
         "tool": {"name": "crossgate", "version": __version__},
         "project": result.project,
         "stack": result.stack,
+        "origin": result.origin,
         "unknowns": result.unknowns_mode,
         "resources": [resource_doc(r) for r in result.resources],
         "invokes": [{"token": i.token, "placeholder": i.placeholder, "count": i.count} for i in result.invokes],

@@ -42,10 +42,6 @@ def _information_uri() -> str | None:
     return home if home and home != "UNKNOWN" else None
 
 
-def _text(text: str, fallback: str) -> dict[str, str]:
-    return {"text": text.strip() or fallback}
-
-
 def _rule(pack: PackInfo, policy: PolicyInfo) -> dict[str, Any]:
     reference = framework_reference(policy)
     description = policy.description.strip() or policy.display_name or policy.name
@@ -104,7 +100,7 @@ def _unlisted_rule(pack: str, policy: str, severity: Severity) -> dict[str, Any]
     return rule
 
 
-def _location(place: Place, urn: str, name: str, kind: str = "resource") -> dict[str, Any]:
+def _location(place: Place, urn: str, name: str) -> dict[str, Any]:
     if place.inside:
         artifact = {"uri": _uri_path(place.path), "uriBaseId": SRCROOT}
     else:
@@ -113,7 +109,7 @@ def _location(place: Place, urn: str, name: str, kind: str = "resource") -> dict
         "physicalLocation": {"artifactLocation": artifact, "region": {"startLine": place.line}},
     }
     if urn:
-        location["logicalLocations"] = [{"fullyQualifiedName": urn, "kind": kind, "name": name or urn}]
+        location["logicalLocations"] = [{"fullyQualifiedName": urn, "kind": "resource", "name": name or urn}]
     return location
 
 

@@ -19,7 +19,10 @@ def _where(finding: Finding) -> str:
 
 
 def format_result(result: GateResult) -> str:
-    out: list[str] = [f"Previewing {result.project or '?'} (stack {result.stack}) offline"]
+    what = {"preview": "Previewing", "stack-export": "Checking the stack export of",
+            "preview-json": "Checking the preview JSON of"}.get(result.origin, "Checking")
+    out: list[str] = [f"{what} {result.project or '?'} (stack {result.stack})"
+                      + (" offline" if result.origin == "preview" else "")]
     if result.resources:
         out.append("")
         rows = [(r.type, r.name, f"{r.source.file}:{r.source.line}" if r.source else "")

@@ -1,0 +1,154 @@
+"""Gating plans and state that crossgate did not produce: programs in any language, deployed stacks.
+
+* ``pulumi stack export`` (deployment version 3): every resource's inputs go to Analyze and its
+  outputs to AnalyzeStack, as ``pulumi policy analyze`` does. Encrypted secrets become unknown
+  secrets; ``--show-secrets`` plaintext stays secret.
+* ``pulumi preview --json``: the ``newState`` of every step that leaves a resource in the stack.
+  Its ``"[secret]"`` strings are unknown secrets.
+
+The shapes are pulumi/pulumi's ``apitype.UntypedDeployment``/``DeploymentV3``/``ResourceV3`` and
+``display.PreviewDigest``. Anything else is refused with a clear error (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+from google.protobuf import struct_pb2
+
+from . import wire
+from .engine import ROOT_STACK_TYPE, GateOptions, evaluate_plan, pack_specs, split_urn
+from .errors import GateError, InputError
+from .model import GateResult, PlannedResource, SourceLocation
+from .packs.process import StackIdentity
+
+#: Steps whose new state remains in the stack after the update.
+_KEPT_OPS = {"same", "create", "update", "replace", "create-replacement", "import", "import-replacement",
+             "read", "read-replacement", "refresh"}
+_SOURCE = re.compile(r"^project://(?P<path>/?[^#]*)#(?P<line>\d+)")
+_URN = re.compile(r"^urn:pulumi:[^:]+::[^:]+::.+::.+$")
+
+
+def _read_json(path: str, flag: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {flag} {path}: {exc.strerror}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{flag} {path} is not valid JSON (truncated?): {exc.msg} at line {exc.lineno}") from exc
+
+
+def _state_value(value: Any, *, blinded: str | None) -> Any:
+    """Convert a state/preview property value to the wire encoding a pack expects."""
+    if isinstance(value, str):
+        return wire.make_secret(wire.UNKNOWN) if blinded is not None and value == blinded else value
+    if isinstance(value, list):
+        return [_state_value(v, blinded=blinded) for v in value]
+    if isinstance(value, dict):
+        if value.get(wire.SIG_KEY) == wire.SECRET_SIG:
+            if "plaintext" in value:
+                try:
+                    return wire.make_secret(_state_value(json.loads(value["plaintext"]), blinded=blinded))
+                except (TypeError, json.JSONDecodeError):
+                    return wire.make_secret(wire.UNKNOWN)
+            return wire.make_secret(wire.UNKNOWN)  # ciphertext: can't be decrypted offline
+        return {k: _state_value(v, blinded=blinded) for k, v in value.items()}
+    return value
+
+
+def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: str | None) -> PlannedResource:
+    if not isinstance(state, dict):
+        raise InputError(f"{where}: resource #{index} is not an object")
+    urn, rtype = state.get("urn"), state.get("type")
+    if not isinstance(urn, str) or not _URN.match(urn) or not isinstance(rtype, str):
+        raise InputError(f"{where}: resource #{index} has no valid 'urn' and 'type'")
+    props = state.get(props_key)
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        raise InputError(f"{where}: resource {urn}: '{props_key}' is not an object")
+    struct = struct_pb2.Struct()
+    try:
+        struct.update(_state_value(props, blinded=blinded))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: resource {urn}: unsupported property value ({exc})") from exc
+    source = None
+    match = _SOURCE.match(state.get("sourcePosition") or "")
+    if match:
+        source = SourceLocation(match["path"].lstrip("/"), int(match["line"]))
+    deps = state.get("propertyDependencies") or {}
+    return PlannedResource(
+        urn=urn, type=rtype, name=split_urn(urn)[1], custom=bool(state.get("custom")), properties=struct,
+        parent=state.get("parent") or None, dependencies=tuple(state.get("dependencies") or ()),
+        property_dependencies={k: tuple(v or ()) for k, v in deps.items()},
+        provider=state.get("provider") or None, protect=bool(state.get("protect")), source=source,
+        order=index)
+
+
+def resources_from_stack_export(doc: Any, where: str, *, outputs: bool = False) -> list[PlannedResource]:
+    if not isinstance(doc, dict) or "deployment" not in doc or "version" not in doc:
+        raise InputError(f"{where} is not a `pulumi stack export` document (no 'version' and 'deployment')")
+    if doc["version"] != 3:
+        raise InputError(f"{where}: deployment version {doc['version']!r} is not supported (expected 3)")
+    deployment = doc["deployment"]
+    if not isinstance(deployment, dict) or not isinstance(deployment.get("resources", []), list):
+        raise InputError(f"{where}: 'deployment.resources' must be a list")
+    key = "outputs" if outputs else "inputs"
+    return [_resource(r, i, where, props_key=key, blinded=None)
+            for i, r in enumerate(deployment.get("resources") or []) if not (isinstance(r, dict) and r.get("delete"))]
+
+
+def resources_from_preview_json(doc: Any, where: str) -> list[PlannedResource]:
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
+        raise InputError(f"{where} is not `pulumi preview --json` output (no 'steps' list)")
+    by_urn: dict[str, PlannedResource] = {}
+    for i, step in enumerate(doc["steps"]):
+        if not isinstance(step, dict) or not isinstance(step.get("op"), str):
+            raise InputError(f"{where}: step #{i} has no 'op'")
+        if step["op"] not in _KEPT_OPS or not step.get("newState"):
+            continue
+        resource = _resource(step["newState"], i, where, props_key="inputs", blinded="[secret]")
+        by_urn[resource.urn] = resource
+    return list(by_urn.values())
+
+
+def _stack_identity(resources: Iterable[PlannedResource]) -> tuple[str, str]:
+    for r in resources:
+        parts = r.urn.split("::")
+        return parts[1], parts[0][len("urn:pulumi:"):]
+    return "unknown", "unknown"
+
+
+def check(args: argparse.Namespace) -> GateResult:
+    """``crossgate check``: gate a stack export or a preview JSON with the same packs and reports."""
+    result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns,
+                        origin="stack-export" if args.stack_export else "preview-json")
+    try:
+        if args.stack_export:
+            where = f"--stack-export {args.stack_export}"
+            doc = _read_json(args.stack_export, "--stack-export")
+            resources = resources_from_stack_export(doc, where)
+            outputs = {r.urn: r.properties for r in resources_from_stack_export(doc, where, outputs=True)}
+        else:
+            where = f"--preview-json {args.preview_json}"
+            resources = resources_from_preview_json(_read_json(args.preview_json, "--preview-json"), where)
+            outputs = {}
+        if not resources:
+            raise InputError(f"{where} holds no resources")
+        project, stack = _stack_identity(resources)
+        result.project, result.stack = project, stack
+        options = GateOptions(packs=pack_specs(args.policy_pack, args.policy_pack_config), unknowns=args.unknowns, timeout=args.timeout,
+                              parallel=args.parallel, waivers=args.waivers, stack_outputs=outputs)
+    except GateError as exc:
+        result.errors.append(exc.message)
+        return result
+    if not any(r.type == ROOT_STACK_TYPE for r in resources):
+        result.root_urn = f"urn:pulumi:{stack}::{project}::{ROOT_STACK_TYPE}::{project}-{stack}"
+    return evaluate_plan(result, resources, options, StackIdentity(project=project, stack=stack))
