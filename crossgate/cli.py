@@ -145,13 +145,26 @@ def cmd_policies(args: argparse.Namespace) -> int:
         return 0
     for info in infos:
         print(f"{info.name}@{info.version}: {len(info.policies)} policies")
-        rows = [(p.name, p.kind, p.enforcement_level.value, p.severity.value or "-", p.description)
-                for p in info.policies]
-        widths = [max(len(r[i]) for r in rows + [("NAME", "KIND", "LEVEL", "SEVERITY", "")]) for i in range(4)]
-        print("  ".join(h.ljust(w) for h, w in zip(("NAME", "KIND", "LEVEL", "SEVERITY"), widths)) + "  DESCRIPTION")
-        for row in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+        rows = [(p.name, p.kind, p.enforcement_level.value, p.severity.value or "-",
+                 ", ".join(_types(p.tags)) or "-", ", ".join(_references(p)) or "-") for p in info.policies]
+        header = ("NAME", "KIND", "LEVEL", "SEVERITY", "RESOURCE TYPES", "REFERENCES")
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+        for row in [header, *rows]:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
     return 0
+
+
+def _types(tags) -> list[str]:
+    """Resource types a policy covers, when its pack lists them as ``type:<token>`` tags."""
+    return [t[len("type:"):] for t in tags if t.startswith("type:")]
+
+
+def _references(policy) -> list[str]:
+    refs = [t for t in policy.tags if not t.startswith("type:")]
+    fw = policy.framework
+    if fw.get("name") and not refs:
+        refs.append(" ".join(v for v in (fw.get("name"), fw.get("version"), fw.get("reference")) if v))
+    return refs
 
 
 def cmd_check(args: argparse.Namespace) -> int:
