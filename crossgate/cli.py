@@ -176,7 +176,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _interrupt_on_sigterm() -> None:
+    """CI cancels with SIGTERM: turn it into KeyboardInterrupt so every pack process is stopped."""
+    import signal
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _interrupt_on_sigterm()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = {"preview": cmd_preview, "policies": cmd_policies, "check": cmd_check}[args.command]
