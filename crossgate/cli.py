@@ -160,7 +160,7 @@ def _types(tags) -> list[str]:
 
 
 def _references(policy) -> list[str]:
-    refs = [t for t in policy.tags if not t.startswith("type:")]
+    refs = [t for t in policy.tags if not t.startswith("type:") and t != "security"]
     fw = policy.framework
     if fw.get("name") and not refs:
         refs.append(" ".join(v for v in (fw.get("name"), fw.get("version"), fw.get("reference")) if v))
@@ -201,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("crossgate: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`crossgate policies | head`); not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0 if args.command == "policies" else EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - a crash must never read as a pass
         print(f"crossgate: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if getattr(args, "verbose", False):

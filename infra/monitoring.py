@@ -38,5 +38,7 @@ def send_logs(
         name,
         resource_uri=resource_uri,
         workspace_id=workspace.id,
+        # Resource-specific tables, queryable and retained per table.
+        log_analytics_destination_type="Dedicated",
         logs=[monitor.DiagnosticsLogSettingsArgs(category_group=group, enabled=True) for group in category_groups],
     )

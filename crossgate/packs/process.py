@@ -166,7 +166,8 @@ class PackProcess:
             data += chunk
         line = data.split(b"\n", 1)[0].strip()
         if not line.isdigit():
-            code = self._proc.poll()
+            # At end of output the process may not be reaped yet; its exit code names the cause.
+            code = None if self._alive_after_error() else self._proc.returncode
             tail = self.stderr_tail()
             last = tail.strip().splitlines()[-1] if tail.strip() else ""
             if code is not None:

@@ -160,7 +160,7 @@ def test_nsg_allows_nothing_inbound(reference_plan: dict[str, Any], nsg_name: st
 
 ACCOUNT_INPUTS = [
     (("kind",), "StorageV2"),
-    (("sku", "name"), "Standard_ZRS"),
+    (("sku", "name"), "Standard_GZRS"),
     (("enableHttpsTrafficOnly",), True),
     (("minimumTlsVersion",), "TLS1_2"),
     (("allowBlobPublicAccess",), False),

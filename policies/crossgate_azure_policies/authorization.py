@@ -1,0 +1,264 @@
+"""Azure RBAC role assignments: least-privilege roles, narrow scopes, explicit principal types.
+
+Roles are matched by the lower-cased GUID at the end of ``roleDefinitionId``, a literal in any
+program that names a built-in role. A role assignment's ``scope`` is usually another resource's id,
+unknown during preview, so the scope policies are stack policies that resolve it through the
+resource it was computed from.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pulumi_policy import PolicyResource, Severity
+
+from ._props import UNKNOWN, canonical_type, fmt, get, label, last_segment, one_of
+from .metadata import Control, resource_rule, stack_rule
+
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+
+#: Built-in role names by definition GUID (the same in every tenant), for messages.
+ROLE_NAMES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
+    "c12c1c16-33a1-487b-954d-41c89c60f349": "Reader and Data Access",
+    "81a9662b-bebf-436f-a333-f67b29880f12": "Storage Account Key Operator Service Role",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "21090545-7ca7-4776-b22c-e363652d74d2": "Key Vault Reader",
+    "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6": "Key Vault Crypto Service Encryption User",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+    "f25e0fa2-a7c8-4377-a976-54943a77a395": "Key Vault Contributor",
+    "f6c7c914-8db3-469d-8ca1-694a8f32e121": "AzureML Data Scientist",
+    "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
+    "f1a07417-d97a-45cb-824c-7a7467783830": "Managed Identity Operator",
+    "4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
+    "b12aa53e-6015-4669-85d0-8515ebb3ae7f": "Private DNS Zone Contributor",
+}
+PRIVILEGED_ROLES = frozenset({
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+})
+KEY_LISTING_OR_DATA_OWNER_ROLES = frozenset({
+    "17d1049b-9a84-46fb-8f53-869881c3d3ab", "c12c1c16-33a1-487b-954d-41c89c60f349",
+    "81a9662b-bebf-436f-a333-f67b29880f12", "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+    "f25e0fa2-a7c8-4377-a976-54943a77a395",
+})
+#: The default allow-list: the roles the catalogue rates preferred or acceptable for workloads.
+DEFAULT_ALLOWED_ROLES = (
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "4633458b-17de-408a-b874-0445c86b69e6", "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "12338af0-0e69-4776-bea7-57ae8d297424", "21090545-7ca7-4776-b22c-e363652d74d2",
+    "f6c7c914-8db3-469d-8ca1-694a8f32e121", "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+)
+#: Data-plane roles that must be scoped to the data they grant, by the ARM provider that holds it.
+STORAGE_DATA_ROLES = frozenset({
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+})
+KEY_VAULT_DATA_ROLES = frozenset({
+    "4633458b-17de-408a-b874-0445c86b69e6", "21090545-7ca7-4776-b22c-e363652d74d2",
+    "12338af0-0e69-4776-bea7-57ae8d297424", "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+})
+
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_RG_OR_NARROWER = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+(/providers/.+)?$", re.IGNORECASE)
+#: azure-native modules whose resources are above resource-group level.
+_BROAD_MODULES = {"subscription", "management"}
+_BROAD_TYPES = {"DeploymentAtSubscriptionScope", "DeploymentAtManagementGroupScope", "DeploymentAtTenantScope"}
+
+
+def role_of(props: Any) -> str | None:
+    """The role definition GUID of an assignment (lower case); reading it is a literal read."""
+    role = get(props, "roleDefinitionId")
+    return last_segment(role) if isinstance(role, str) else None
+
+
+def role_name(guid: str) -> str:
+    return ROLE_NAMES.get(guid, guid)
+
+
+def is_broad(resource: PolicyResource) -> bool:
+    """A resource whose id is a subscription, management group or tenant-level scope."""
+    package, module, name = (canonical_type(resource.resource_type).split(":") + ["", "", ""])[:3]
+    return package == "azure-native" and (module in _BROAD_MODULES or name in _BROAD_TYPES)
+
+
+@resource_rule(Control(
+    slug="rbac-no-privileged-roles-for-workloads",
+    description="Workload identities must never be assigned Owner, Contributor, User Access Administrator or "
+                "Role Based Access Control Administrator.",
+    severity=Severity.CRITICAL,
+    resource_types=(ROLE_ASSIGNMENT,),
+    remediation="Assign a least-privilege data role instead (e.g. Storage Blob Data Reader on the container, Key "
+                "Vault Secrets User on the vault); administrative access goes through PIM, not the stack.",
+    cis=(("5.0.0", "5.3.3"), ("6.0.0", "5.3.3")),
+    azure_policy=("4f11b553-d42e-4e3a-89be-32ca364cad4c",),
+    mcsb=("PA-1", "~PA-7"),
+))
+def rbac_no_privileged_roles_for_workloads(args, config):
+    role = role_of(args.props)
+    if role in PRIVILEGED_ROLES:
+        yield (f"Role assignment '{args.name}' grants {role_name(role)} ({role}); privileged roles are never given "
+               "to workloads: assign a least-privilege data role.")
+
+
+@resource_rule(Control(
+    slug="rbac-no-key-listing-or-data-owner-roles",
+    description="Workloads must not get roles that list storage keys or administer data-plane permissions "
+                "(Storage Account Contributor, Reader and Data Access, Key Operator, Blob Data Owner, Key Vault "
+                "Administrator / Secrets Officer / Contributor).",
+    severity=Severity.HIGH,
+    resource_types=(ROLE_ASSIGNMENT,),
+    remediation="Use Storage Blob Data Reader/Contributor instead of key-listing or owner roles, and Key Vault "
+                "Secrets User instead of Key Vault administration roles.",
+    mcsb=("~IM-1", "~PA-7"),
+))
+def rbac_no_key_listing_or_data_owner_roles(args, config):
+    role = role_of(args.props)
+    if role in KEY_LISTING_OR_DATA_OWNER_ROLES:
+        yield (f"Role assignment '{args.name}' grants {role_name(role)} ({role}), which can list keys or manage "
+               "data-plane permissions; grant a data reader/user role instead.")
+
+
+@resource_rule(Control(
+    slug="rbac-data-roles-allowlist",
+    description="Workload role assignments must use a role from the least-privilege allow-list (roles on the "
+                "privileged and key-listing deny-lists are reported by those policies).",
+    severity=Severity.HIGH,
+    resource_types=(ROLE_ASSIGNMENT,),
+    remediation="Use an allow-listed role, or add the role's definition GUID to config `allowedRoleDefinitionIds` "
+                "after review.",
+    mcsb=("~PA-7",),
+), allowedRoleDefinitionIds={
+    "type": "array", "items": {"type": "string", "pattern": _GUID}, "default": list(DEFAULT_ALLOWED_ROLES),
+    "description": "Role definition GUIDs workloads may be assigned.",
+})
+def rbac_data_roles_allowlist(args, config):
+    role = role_of(args.props)
+    if role is None or role in PRIVILEGED_ROLES or role in KEY_LISTING_OR_DATA_OWNER_ROLES:
+        return
+    allowed = {g.casefold() for g in config["allowedRoleDefinitionIds"]}
+    if role not in allowed:
+        yield (f"Role assignment '{args.name}' grants {role_name(role)} ({role}), which is not on the allow-list; "
+               "use an allow-listed role or add it to config allowedRoleDefinitionIds.")
+
+
+@resource_rule(Control(
+    slug="rbac-principal-type-explicit",
+    description="Role assignments must set principalType explicitly: 'ServicePrincipal' for managed identities, "
+                "'Group' for human access groups (not the SDK default 'User').",
+    severity=Severity.MEDIUM,
+    resource_types=(ROLE_ASSIGNMENT,),
+    remediation="Set `principalType` to 'ServicePrincipal' for managed identities (or 'Group' for groups). Allow "
+                "'User' through config `allowedPrincipalTypes` if individual users must be granted.",
+), allowedPrincipalTypes={
+    "type": "array", "items": {"type": "string", "enum": ["ServicePrincipal", "Group", "User", "ForeignGroup",
+                                                         "Device"]},
+    "default": ["ServicePrincipal", "Group"], "description": "Principal types allowed.",
+})
+def rbac_principal_type_explicit(args, config):
+    principal_type = get(args.props, "principalType")
+    allowed = config["allowedPrincipalTypes"]
+    if not one_of(principal_type, allowed):
+        hint = " (the SDK's default when it is omitted)" if one_of(principal_type, ("User",)) else ""
+        yield (f"Role assignment '{args.name}' has principalType {fmt(principal_type)}{hint}; set it to "
+               f"{' or '.join(repr(t) for t in allowed)} (managed identities are 'ServicePrincipal').")
+
+
+# -- scopes (stack) ----------------------------------------------------------------------------
+
+@stack_rule(Control(
+    slug="rbac-scope-resource-group-or-narrower",
+    description="Role assignment scope must be a resource group or a resource inside one; never '/', a "
+                "management group or a whole subscription.",
+    severity=Severity.HIGH,
+    resource_types=(ROLE_ASSIGNMENT,),
+    remediation="Set `scope` to the id of the resource the workload needs (or at most its resource group).",
+    mcsb=("~PA-7",),
+))
+def rbac_scope_resource_group_or_narrower(stack, config):
+    for ra in stack.of_type(ROLE_ASSIGNMENT):
+        scope = stack.peek(ra, "scope")
+        if isinstance(scope, str):
+            if not _RG_OR_NARROWER.match(scope.rstrip("/") or "/"):
+                yield ra, (f"Role assignment '{ra.name}' is scoped to {fmt(scope)}, broader than a resource group; "
+                           "scope it to the resource (or at most its resource group).")
+        elif scope is UNKNOWN:
+            deps = stack.deps(ra, "scope")
+            if not deps:
+                stack.unresolved(ra, "scope")
+            elif broad := [d for d in deps if is_broad(d)]:
+                yield ra, (f"Role assignment '{ra.name}' is scoped to {_describe(broad)}, broader than a resource "
+                           "group; scope it to the resource (or at most its resource group).")
+        else:
+            yield ra, f"Role assignment '{ra.name}' has no scope; set scope to the resource the role is for."
+
+
+def _describe(resources: list[PolicyResource]) -> str:
+    return ", ".join(f"{label(r.resource_type)} '{r.name}'" for r in resources)
+
+
+_DATA_PROVIDERS = {
+    "storage": ("/providers/microsoft.storage/storageaccounts/", "storage account or container"),
+    "keyvault": ("/providers/microsoft.keyvault/vaults/", "key vault, key or secret"),
+}
+
+
+@stack_rule(Control(
+    slug="rbac-data-role-scoped-to-resource",
+    description="Storage Blob Data and Key Vault data roles must be scoped to the specific storage account or "
+                "container, or vault, key or secret, not to a resource group.",
+    severity=Severity.MEDIUM,
+    resource_types=(ROLE_ASSIGNMENT,),
+    remediation="Set `scope` to the container's (or account's) id for Storage Blob Data roles, and to the vault's "
+                "(or secret's) id for Key Vault roles.",
+    mcsb=("~PA-7",),
+))
+def rbac_data_role_scoped_to_resource(stack, config):
+    for ra in stack.of_type(ROLE_ASSIGNMENT):
+        role = stack.peek(ra, "roleDefinitionId")
+        guid = last_segment(role) if isinstance(role, str) else None
+        module = "storage" if guid in STORAGE_DATA_ROLES else "keyvault" if guid in KEY_VAULT_DATA_ROLES else None
+        if module is None:
+            continue
+        path, what = _DATA_PROVIDERS[module]
+        scope = stack.peek(ra, "scope")
+        if isinstance(scope, str):
+            if path in scope.casefold():
+                continue
+            where = fmt(scope)
+        elif scope is UNKNOWN:
+            deps = stack.deps(ra, "scope")
+            if not deps:
+                stack.unresolved(ra, "scope")
+                continue
+            if any(canonical_type(d.resource_type).split(":")[1] == module for d in deps):
+                continue
+            where = _describe(deps)
+        else:
+            continue  # rbac-scope-resource-group-or-narrower reports a missing scope
+        yield ra, (f"Role assignment '{ra.name}' grants {role_name(guid)} at {where}; scope it to the {what} it is "
+                   "for.")
+
+
+RULES = (
+    rbac_no_privileged_roles_for_workloads,
+    rbac_scope_resource_group_or_narrower,
+    rbac_data_roles_allowlist,
+    rbac_no_key_listing_or_data_owner_roles,
+    rbac_principal_type_explicit,
+    rbac_data_role_scoped_to_resource,
+)

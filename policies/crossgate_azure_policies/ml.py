@@ -1,0 +1,214 @@
+"""Azure Machine Learning workspaces that train on the private data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from ._props import UNKNOWN, UnknownValueError, eq, fmt, get, label, one_of, present, require
+from .keyvault import vault_problems
+from .metadata import Control, resource_rule, stack_rule
+from .storage import account_problems
+
+WORKSPACE = "azure-native:machinelearningservices:Workspace"
+ACCOUNT = "azure-native:storage:StorageAccount"
+VAULT = "azure-native:keyvault:Vault"
+REGISTRY = "azure-native:containerregistry:Registry"
+
+
+@resource_rule(Control(
+    slug="ml-public-network-disabled",
+    description="ML workspaces must disable public network access.",
+    severity=Severity.CRITICAL,
+    resource_types=(WORKSPACE,),
+    remediation="Set `publicNetworkAccess` to 'Disabled' (a missing value means enabled) and reach the workspace "
+                "through its private endpoint.",
+    checkov=("CKV_AZURE_144", "CKV2_AZURE_49"),
+    azure_policy=("438c38d2-3772-465a-a9cc-7a6666a275ce", "a10ee784-7409-4941-b091-663697637c0f"),
+    mcsb=("NS-2",),
+))
+def ml_public_network_disabled(args, config):
+    yield from require(args, "publicNetworkAccess", "Disabled", "allows public network access",
+                       absent_means="Azure treats as 'Enabled'")
+
+
+@resource_rule(Control(
+    slug="ml-managed-network-isolation",
+    description="ML workspaces must use managed VNet isolation that allows only approved outbound traffic "
+                "(data-exfiltration guard).",
+    severity=Severity.HIGH,
+    resource_types=(WORKSPACE,),
+    remediation="Set `managedNetwork.isolationMode` to 'AllowOnlyApprovedOutbound' and list the needed outbound "
+                "rules; add 'AllowInternetOutbound' to config `allowedIsolationModes` only where approved.",
+    azure_policy=("6ddb1705-c8cf-450e-aa4b-19ad6703c440",),
+    mcsb=("NS-2",),
+), allowedIsolationModes={"type": "array", "items": {"type": "string"}, "default": ["AllowOnlyApprovedOutbound"],
+                          "description": "Managed network isolation modes allowed."})
+def ml_managed_network_isolation(args, config):
+    mode = get(args.props, "managedNetwork.isolationMode")
+    allowed = config["allowedIsolationModes"]
+    if not one_of(mode, allowed):
+        state = "is not set, so there is no managed network" if mode is None else f"is {fmt(mode)}"
+        yield (f"ML workspace '{args.name}' does not restrict outbound traffic (managedNetwork.isolationMode "
+               f"{state}); set it to {' or '.join(repr(m) for m in allowed)}.")
+
+
+@resource_rule(Control(
+    slug="ml-identity-based-datastores",
+    description="ML workspace system datastores must authenticate with the workspace identity, not storage "
+                "account keys.",
+    severity=Severity.MEDIUM,
+    resource_types=(WORKSPACE,),
+    remediation="Set `systemDatastoresAuthMode` to 'Identity' (required once the storage account disables "
+                "Shared Key) and grant the workspace identity a blob data role.",
+    mcsb=("~IM-1",),
+))
+def ml_identity_based_datastores(args, config):
+    yield from require(args, "systemDatastoresAuthMode", "Identity", "reaches its datastores with account keys",
+                       absent_means="means 'AccessKey'")
+
+
+@resource_rule(Control(
+    slug="ml-user-assigned-identity",
+    description="ML workspaces must run as a user-assigned managed identity.",
+    severity=Severity.MEDIUM,
+    resource_types=(WORKSPACE,),
+    remediation="Set `identity` to `{type: 'UserAssigned', userAssignedIdentities: [uami.id]}` and "
+                "`primaryUserAssignedIdentity` to the same id.",
+    azure_policy=("5f0c7d88-c7de-45b8-ac49-db49e72eaa78",),
+    mcsb=("IM-3",),
+))
+def ml_user_assigned_identity(args, config):
+    kind = get(args.props, "identity.type")
+    if not (isinstance(kind, str) and "userassigned" in kind.replace(" ", "").casefold()):
+        yield (f"ML workspace '{args.name}' does not run as a user-assigned identity (identity.type is {fmt(kind)}); "
+               "set it to 'UserAssigned' with userAssignedIdentities and primaryUserAssignedIdentity.")
+        return
+    missing = [p for p in ("identity.userAssignedIdentities", "primaryUserAssignedIdentity")
+               if not present(args.props, p)]
+    if missing:
+        yield (f"ML workspace '{args.name}' uses a user-assigned identity but does not set {' or '.join(missing)}; "
+               "set both to the identity's id.")
+
+
+@resource_rule(Control(
+    slug="ml-cmk-encryption",
+    description="ML workspace metadata must be encrypted with a customer-managed key, unwrapped by a "
+                "user-assigned identity (where data classification requires it).",
+    severity=Severity.MEDIUM,
+    resource_types=(WORKSPACE,),
+    remediation="Set `encryption` to `{status: 'Enabled', keyVaultProperties: {keyVaultArmId, keyIdentifier}, "
+                "identity: {userAssignedIdentity}}` when the workspace is created (it cannot be added later).",
+    azure_policy=("ba769a63-b8cc-4b2d-abf6-ac33c7204be8", "7f40cee6-e933-4d0f-a782-b96615e0f4a6"),
+    mcsb=("DP-5",),
+    default_level=EnforcementLevel.DISABLED,
+))
+def ml_cmk_encryption(args, config):
+    status = get(args.props, "encryption.status")
+    if not eq(status, "Enabled"):
+        yield (f"ML workspace '{args.name}' uses Microsoft-managed keys (encryption.status is {fmt(status)}); "
+               "enable a customer-managed key.")
+        return
+    missing = [p for p in ("encryption.keyVaultProperties.keyVaultArmId", "encryption.keyVaultProperties.keyIdentifier",
+                           "encryption.identity.userAssignedIdentity") if not present(args.props, p)]
+    if missing:
+        yield (f"ML workspace '{args.name}' enables a customer-managed key but does not set {', '.join(missing)}.")
+
+
+@resource_rule(Control(
+    slug="ml-hbi-workspace",
+    description="ML workspaces holding sensitive training data must be flagged high business impact (less "
+                "diagnostic data collected by Microsoft).",
+    severity=Severity.LOW,
+    resource_types=(WORKSPACE,),
+    remediation="Set `hbiWorkspace` to true when the workspace is created (it cannot be changed later).",
+    checkov=("CKV2_AZURE_50",),
+    mcsb=("~DP-2",),
+))
+def ml_hbi_workspace(args, config):
+    yield from require(args, "hbiWorkspace", True, "is not flagged high business impact",
+                       absent_means="defaults to false")
+
+
+@resource_rule(Control(
+    slug="ml-no-public-access-behind-vnet",
+    description="The legacy allowPublicAccessWhenBehindVnet flag must not re-open public access.",
+    severity=Severity.LOW,
+    resource_types=(WORKSPACE,),
+    remediation="Set `allowPublicAccessWhenBehindVnet` to false or leave it unset; control access with "
+                "`publicNetworkAccess`.",
+))
+def ml_no_public_access_behind_vnet(args, config):
+    yield from require(args, "allowPublicAccessWhenBehindVnet", False, "re-opens public access",
+                       absent_ok=True)
+
+
+def registry_problems(props: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if not eq(get(props, "publicNetworkAccess"), "Disabled"):
+        problems.append("public network access is not disabled")
+    if get(props, "adminUserEnabled") is True:
+        problems.append("the admin user is enabled")
+    return problems
+
+
+#: Workspace property -> (type it must resolve to, what is wrong with one, required by the workspace).
+_ASSOCIATED: dict[str, tuple[str, Callable[[Mapping[str, Any]], list[str]], bool]] = {
+    "storageAccount": (ACCOUNT, account_problems, True),
+    "keyVault": (VAULT, vault_problems, True),
+    "containerRegistry": (REGISTRY, registry_problems, False),
+}
+
+
+@stack_rule(Control(
+    slug="ml-associated-resources-compliant",
+    description="The storage account, key vault and container registry an ML workspace uses must be declared in "
+                "this stack and locked down (no public network access, no anonymous or key-based access).",
+    severity=Severity.MEDIUM,
+    resource_types=(WORKSPACE,),
+    remediation="Set `storageAccount`, `keyVault` and `containerRegistry` to the `id` outputs of resources "
+                "declared in the stack, and make those pass the storage-*, kv-* and registry checks.",
+    checkov=("CKV2_AZURE_50",),
+    mcsb=("~NS-2",),
+))
+def ml_associated_resources_compliant(stack, config):
+    for workspace in stack.of_type(WORKSPACE):
+        problems = []
+        for prop, (kind, check, required) in _ASSOCIATED.items():
+            value = stack.peek(workspace, prop)
+            if value is None:
+                if required:
+                    problems.append(f"{prop} is not set")
+                continue
+            resolved = stack.deps(workspace, prop, kind)
+            if not resolved:
+                if value is UNKNOWN:
+                    stack.unresolved(workspace, prop)
+                else:
+                    problems.append(f"{prop} {fmt(value)} is not declared in this stack, so it cannot be checked")
+                continue
+            for resource in resolved:
+                try:
+                    found = check(resource.props)
+                except UnknownValueError as exc:
+                    stack.unresolved(resource, ".".join(exc.props))
+                    continue
+                if found:
+                    problems.append(f"{label(kind).lower()} '{resource.name}': {', '.join(found)}")
+        if problems:
+            yield workspace, (f"ML workspace '{workspace.name}' depends on resources that are not locked down: "
+                              f"{'; '.join(problems)}.")
+
+
+RULES = (
+    ml_public_network_disabled,
+    ml_managed_network_isolation,
+    ml_identity_based_datastores,
+    ml_user_assigned_identity,
+    ml_cmk_encryption,
+    ml_hbi_workspace,
+    ml_no_public_access_behind_vnet,
+    ml_associated_resources_compliant,
+)

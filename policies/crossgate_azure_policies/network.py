@@ -1,0 +1,402 @@
+"""Networking: the VNet, its subnets, network security groups and flow logs.
+
+Subnets come either as standalone ``network:Subnet`` resources or inline in
+``VirtualNetwork.subnets[]``, and NSG rules either inline in ``securityRules[]`` or as standalone
+``network:SecurityRule`` resources; each policy checks both shapes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from ._props import as_list, canonical_type, fmt, get, is_internet_source, items, number, one_of, present
+from .metadata import Control, resource_rule, stack_rule
+
+VNET = "azure-native:network:VirtualNetwork"
+SUBNET = "azure-native:network:Subnet"
+NSG = "azure-native:network:NetworkSecurityGroup"
+SECURITY_RULE = "azure-native:network:SecurityRule"
+FLOW_LOG = "azure-native:network:FlowLog"
+
+#: Subnets Azure manages itself, which must not (or need not) carry an NSG or PE policies.
+PLATFORM_SUBNETS = frozenset(s.casefold() for s in (
+    "GatewaySubnet", "AzureFirewallSubnet", "AzureFirewallManagementSubnet", "RouteServerSubnet"))
+#: Azure's recursive resolver, reachable from every VNet.
+AZURE_DNS = ipaddress.ip_address("168.63.129.16")
+
+
+# -- subnets, in both shapes -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SubnetView:
+    """A subnet's properties and how to name it in a message."""
+
+    props: Mapping[str, Any]
+    name: str  # the subnet's Azure name when known
+    where: str  # "Subnet 'x'" or "Virtual network 'v' subnet 'x'"
+    prefix: str  # property path prefix for messages: "" or "subnets[0]."
+
+    @property
+    def platform(self) -> bool:
+        return self.name.casefold() in PLATFORM_SUBNETS
+
+
+def subnets(args: Any) -> list[SubnetView]:
+    """The subnets a Subnet resource or a VirtualNetwork (inline ``subnets[]``) declares."""
+    if canonical_type(args.resource_type) == SUBNET:
+        name = get(args.props, "subnetName")
+        name = name if isinstance(name, str) else args.name
+        return [SubnetView(args.props, name, f"Subnet '{args.name}'", "")]
+    views = []
+    for i, subnet in enumerate(items(get(args.props, "subnets"))):
+        name = get(subnet, "name")
+        name = name if isinstance(name, str) else f"#{i}"
+        views.append(SubnetView(subnet, name, f"Virtual network '{args.name}' subnet '{name}'", f"subnets[{i}]."))
+    return views
+
+
+def subnet_problems(subnet: SubnetView) -> dict[str, str]:
+    """What each subnet control finds wrong with a subnet, keyed by policy name."""
+    problems: dict[str, str] = {}
+    if subnet.platform:
+        return problems
+    if not present(subnet.props, "networkSecurityGroup.id"):
+        problems["subnet-nsg-associated"] = (
+            f"{subnet.where} has no network security group ({subnet.prefix}networkSecurityGroup.id is not set); "
+            "associate an NSG that denies inbound Internet traffic.")
+    policies = get(subnet.props, "privateEndpointNetworkPolicies")
+    if not one_of(policies, ("Enabled", "NetworkSecurityGroupEnabled")):
+        problems["subnet-pe-network-policies-enabled"] = (
+            f"{subnet.where} does not apply its NSG to private endpoint traffic "
+            f"({subnet.prefix}privateEndpointNetworkPolicies is {fmt(policies)}); set it to 'Enabled' or "
+            "'NetworkSecurityGroupEnabled'.")
+    outbound = get(subnet.props, "defaultOutboundAccess")
+    if outbound is not False:
+        state = "is not set, which means true for network API versions before 2025-07-01" if outbound is None \
+            else f"is {fmt(outbound)}"
+        problems["private-subnet"] = (
+            f"{subnet.where} has default outbound Internet access ({subnet.prefix}defaultOutboundAccess {state}); "
+            "set it to false.")
+    return problems
+
+
+@resource_rule(Control(
+    slug="vnet-subnets-private",
+    description="Subnets declared inline in a virtual network must be private (no implicit default outbound "
+                "Internet access).",
+    severity=Severity.MEDIUM,
+    resource_types=(VNET,),
+    remediation="Set `defaultOutboundAccess` to false on every entry of `subnets` (create-time only), or declare "
+                "subnets as standalone `network:Subnet` resources.",
+    azure_policy=("7bca8353-aa3b-429b-904a-9229c4385837",),
+    mcsb=("~NS-1",),
+))
+def vnet_subnets_private(args, config):
+    for subnet in subnets(args):
+        if not subnet.platform and "private-subnet" in (problems := subnet_problems(subnet)):
+            yield problems["private-subnet"]
+
+
+@resource_rule(Control(
+    slug="vnet-ddos-protection",
+    description="Virtual networks must be protected by an Azure DDoS Network Protection plan.",
+    severity=Severity.LOW,
+    resource_types=(VNET,),
+    remediation="Set `enableDdosProtection` to true and `ddosProtectionPlan.id` to the plan's id.",
+    cis=(("6.0.0", "8.5"),),
+    azure_policy=("94de2ad3-e0c1-4caf-ad78-5d47bbc83d3d",),
+    mcsb=("NS-5",),
+    default_level=EnforcementLevel.DISABLED,
+))
+def vnet_ddos_protection(args, config):
+    if get(args.props, "enableDdosProtection") is not True:
+        yield (f"Virtual network '{args.name}' has no DDoS protection (enableDdosProtection is "
+               f"{fmt(get(args.props, 'enableDdosProtection'))}); set it to true with a ddosProtectionPlan.")
+    elif not present(args.props, "ddosProtectionPlan.id"):
+        yield (f"Virtual network '{args.name}' enables DDoS protection without a plan (ddosProtectionPlan.id is "
+               "not set); reference a DDoS protection plan.")
+
+
+def _private_dns_server(server: Any) -> bool:
+    try:
+        address = ipaddress.ip_address(str(server).strip())
+    except ValueError:
+        return False
+    return address == AZURE_DNS or address.is_private
+
+
+@resource_rule(Control(
+    slug="vnet-dns-azure-provided",
+    description="Virtual networks must use Azure-provided DNS (168.63.129.16) or private in-VNet resolvers, so "
+                "privatelink zones resolve.",
+    severity=Severity.LOW,
+    resource_types=(VNET,),
+    remediation="Remove `dhcpOptions.dnsServers`, or list only private resolver addresses that forward to "
+                "168.63.129.16.",
+    checkov=("CKV_AZURE_183",),
+))
+def vnet_dns_azure_provided(args, config):
+    servers = [s for s in items(get(args.props, "dhcpOptions.dnsServers")) if not _private_dns_server(s)]
+    if servers:
+        yield (f"Virtual network '{args.name}' uses DNS servers outside the network ({fmt(servers)} in "
+               "dhcpOptions.dnsServers); use Azure-provided DNS or private in-VNet resolvers.")
+
+
+@resource_rule(Control(
+    slug="subnet-nsg-associated",
+    description="Every workload and private-endpoint subnet must have a network security group (standalone "
+                "subnets and inline VirtualNetwork.subnets[]; Azure's platform subnets are exempt).",
+    severity=Severity.HIGH,
+    resource_types=(SUBNET, VNET),
+    remediation="Set `networkSecurityGroup.id` to an NSG that denies inbound Internet traffic.",
+    cis=(("6.0.0", "7.11"),),
+    checkov=("CKV2_AZURE_31",),
+    azure_policy=("e71308d3-144b-4262-b144-efdc3cc90517",),
+    mcsb=("NS-1",),
+))
+def subnet_nsg_associated(args, config):
+    for subnet in subnets(args):
+        if "subnet-nsg-associated" in (problems := subnet_problems(subnet)):
+            yield problems["subnet-nsg-associated"]
+
+
+@resource_rule(Control(
+    slug="subnet-private-no-default-outbound",
+    description="Subnets must be private: no default outbound Internet access.",
+    severity=Severity.MEDIUM,
+    resource_types=(SUBNET,),
+    remediation="Set `defaultOutboundAccess` to false (create-time only); give workloads explicit egress "
+                "(NAT gateway or firewall) if they need it.",
+    azure_policy=("7bca8353-aa3b-429b-904a-9229c4385837",),
+    mcsb=("~NS-1",),
+))
+def subnet_private_no_default_outbound(args, config):
+    for subnet in subnets(args):
+        if "private-subnet" in (problems := subnet_problems(subnet)):
+            yield problems["private-subnet"]
+
+
+@resource_rule(Control(
+    slug="subnet-pe-network-policies-enabled",
+    description="Subnets must apply network policies to private endpoint traffic, so NSG rules and routes "
+                "take effect on it (standalone and inline subnets).",
+    severity=Severity.MEDIUM,
+    resource_types=(SUBNET, VNET),
+    remediation="Set `privateEndpointNetworkPolicies` to 'Enabled' (or 'NetworkSecurityGroupEnabled'); the SDK "
+                "fills 'Disabled' when it is omitted.",
+    mcsb=("~NS-1",),
+))
+def subnet_pe_network_policies_enabled(args, config):
+    for subnet in subnets(args):
+        if "subnet-pe-network-policies-enabled" in (problems := subnet_problems(subnet)):
+            yield problems["subnet-pe-network-policies-enabled"]
+
+
+# -- NSG rules ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RuleView:
+    """One security rule, inline or standalone."""
+
+    props: Mapping[str, Any]
+    where: str  # "Network security group 'n' rule 'r'" or "Security rule 'r'"
+
+    def inbound_allow(self) -> bool:
+        # Both are required by the API; treat a missing value as the dangerous one.
+        return one_of(get(self.props, "access") or "Allow", ("Allow",)) and \
+            one_of(get(self.props, "direction") or "Inbound", ("Inbound",))
+
+    def internet_sources(self) -> list[str]:
+        sources = as_list(get(self.props, "sourceAddressPrefix")) + as_list(get(self.props, "sourceAddressPrefixes"))
+        return [s for s in sources if is_internet_source(s)]
+
+    def protocol(self) -> str:
+        return str(get(self.props, "protocol") or "*")
+
+    def port_ranges(self) -> list[str]:
+        ranges = as_list(get(self.props, "destinationPortRange")) + as_list(get(self.props, "destinationPortRanges"))
+        return [str(r) for r in ranges] or ["*"]
+
+    def covers_port(self, port: int) -> bool:
+        return any(_range_covers(r, port) for r in self.port_ranges())
+
+    def exposed(self) -> str:
+        """The rule as a message fragment: ``allows Tcp port(s) 22 from 'Internet'``."""
+        return (f"allows {self.protocol()} port(s) {', '.join(self.port_ranges())} from "
+                f"{', '.join(repr(s) for s in self.internet_sources())}")
+
+
+def _range_covers(text: str, port: int) -> bool:
+    text = text.strip()
+    if text in ("*", "0-65535"):
+        return True
+    low, _, high = text.partition("-")
+    try:
+        return int(low) <= port <= int(high or low)
+    except ValueError:
+        return False
+
+
+def security_rules(args: Any) -> list[RuleView]:
+    """Inline ``securityRules[]`` of an NSG, or the standalone SecurityRule itself."""
+    if canonical_type(args.resource_type) == SECURITY_RULE:
+        return [RuleView(args.props, f"Security rule '{args.name}'")]
+    views = []
+    for i, rule in enumerate(items(get(args.props, "securityRules"))):
+        name = get(rule, "name")
+        views.append(RuleView(rule, f"Network security group '{args.name}' rule "
+                                    f"'{name if isinstance(name, str) else i}'"))
+    return views
+
+
+def _tcp(rule: RuleView) -> bool:
+    return one_of(rule.protocol(), ("Tcp", "*"))
+
+
+def _udp(rule: RuleView) -> bool:
+    return one_of(rule.protocol(), ("Udp", "*"))
+
+
+#: The specific exposures, by policy name; nsg-deny-any-inbound-from-internet reports the rest.
+EXPOSURES = {
+    "nsg-deny-rdp-from-internet": lambda r: _tcp(r) and r.covers_port(3389),
+    "nsg-deny-ssh-from-internet": lambda r: _tcp(r) and r.covers_port(22),
+    "nsg-deny-udp-from-internet": _udp,
+    "nsg-deny-http-from-internet": lambda r: _tcp(r) and (r.covers_port(80) or r.covers_port(443)),
+}
+_WHAT = {
+    "nsg-deny-rdp-from-internet": "RDP (3389)",
+    "nsg-deny-ssh-from-internet": "SSH (22)",
+    "nsg-deny-udp-from-internet": "UDP",
+    "nsg-deny-http-from-internet": "HTTP/HTTPS (80/443)",
+}
+
+
+def _exposing(args: Any, policy: str) -> Iterator[str]:
+    for rule in security_rules(args):
+        if not rule.inbound_allow() or not rule.internet_sources():
+            continue
+        if policy in EXPOSURES:
+            if EXPOSURES[policy](rule):
+                yield (f"{rule.where} {rule.exposed()}, exposing {_WHAT[policy]} to the Internet; restrict the "
+                       "source to known private ranges or remove the rule.")
+        elif not any(exposes(rule) for exposes in EXPOSURES.values()):
+            yield (f"{rule.where} {rule.exposed()}; nothing in this platform is served to the Internet, so "
+                   "restrict the source or remove the rule.")
+
+
+_NSG_REMEDIATION = ("Remove the rule, or replace the source ('*', 'Internet', 'Any', '0.0.0.0/0', '::/0') with "
+                    "specific private ranges or service tags; reach workloads through Bastion or private endpoints.")
+
+
+def _nsg_control(slug: str, description: str, severity: Severity, **refs: Any) -> Control:
+    return Control(slug=slug, description=description, severity=severity, resource_types=(NSG, SECURITY_RULE),
+                   remediation=_NSG_REMEDIATION, **refs)
+
+
+@resource_rule(_nsg_control(
+    "nsg-deny-rdp-from-internet", "No inbound Allow rule may expose RDP (TCP 3389) to the Internet.",
+    Severity.CRITICAL, cis=(("3.0.0", "7.1"), ("6.0.0", "7.1")), checkov=("CKV_AZURE_9",),
+    azure_policy=("22730e10-96f6-4aac-ad84-9383d35b5917",), mcsb=("NS-3",)))
+def nsg_deny_rdp_from_internet(args, config):
+    yield from _exposing(args, "nsg-deny-rdp-from-internet")
+
+
+@resource_rule(_nsg_control(
+    "nsg-deny-ssh-from-internet", "No inbound Allow rule may expose SSH (TCP 22) to the Internet.",
+    Severity.CRITICAL, cis=(("3.0.0", "7.2"), ("6.0.0", "7.2")), checkov=("CKV_AZURE_10",),
+    azure_policy=("22730e10-96f6-4aac-ad84-9383d35b5917",), mcsb=("NS-3",)))
+def nsg_deny_ssh_from_internet(args, config):
+    yield from _exposing(args, "nsg-deny-ssh-from-internet")
+
+
+@resource_rule(_nsg_control(
+    "nsg-deny-udp-from-internet", "No inbound Allow rule may admit UDP from the Internet.",
+    Severity.HIGH, cis=(("3.0.0", "7.3"), ("6.0.0", "7.3")), checkov=("CKV_AZURE_77",), mcsb=("~NS-1",)))
+def nsg_deny_udp_from_internet(args, config):
+    yield from _exposing(args, "nsg-deny-udp-from-internet")
+
+
+@resource_rule(_nsg_control(
+    "nsg-deny-http-from-internet", "No inbound Allow rule may expose HTTP or HTTPS (TCP 80/443) to the Internet "
+    "(nothing in this design is served publicly).",
+    Severity.HIGH, cis=(("3.0.0", "7.4"), ("6.0.0", "7.4")), checkov=("CKV_AZURE_160",), mcsb=("~NS-1",)))
+def nsg_deny_http_from_internet(args, config):
+    yield from _exposing(args, "nsg-deny-http-from-internet")
+
+
+@resource_rule(_nsg_control(
+    "nsg-deny-any-inbound-from-internet", "No inbound Allow rule may admit any other traffic from the Internet "
+    "(RDP, SSH, UDP and HTTP(S) exposures are reported by their own policies).",
+    Severity.HIGH, azure_policy=("9daedab3-fb2d-461e-b861-71790eead4f6",), mcsb=("NS-1",)))
+def nsg_deny_any_inbound_from_internet(args, config):
+    yield from _exposing(args, "nsg-deny-any-inbound-from-internet")
+
+
+# -- flow logs (stack) -------------------------------------------------------------------------
+
+@stack_rule(Control(
+    slug="vnet-flow-logs",
+    description="Every virtual network must have a VNet flow log that is enabled, retains at least 90 days "
+                "and feeds traffic analytics in Log Analytics.",
+    severity=Severity.MEDIUM,
+    resource_types=(VNET,),
+    remediation="Declare an `azure-native:network:FlowLog` with `targetResourceId` set to the VNet's id, "
+                "`enabled` true, `retentionPolicy` `{enabled: true, days: 90}` (or days 0 to keep forever) and "
+                "`flowAnalyticsConfiguration.networkWatcherFlowAnalyticsConfiguration.enabled` true. NSG flow "
+                "logs can no longer be created.",
+    cis=(("3.0.0", "6.1.5"), ("3.0.0", "7.5"), ("6.0.0", "6.1.1.6"), ("6.0.0", "7.8"), ("5.0.0", "6.1.1.7")),
+    checkov=("CKV_AZURE_12",),
+    azure_policy=("4c3c6c5f-0d47-4402-99b8-aa543dd8bcee", "cd6f7aff-2845-4dab-99f2-6d1754a754b0"),
+    mcsb=("~LT-4",),
+    default_level=EnforcementLevel.DISABLED,
+), minRetentionDays={"type": "integer", "minimum": 1, "default": 90,
+                     "description": "Shortest flow-log retention allowed, in days (0 in the resource = forever)."})
+def vnet_flow_logs(stack, config):
+    minimum = config["minRetentionDays"]
+    for vnet in stack.of_type(VNET):
+        logs = stack.dependents(vnet, "targetResourceId", FLOW_LOG)
+        if not logs:
+            yield vnet, (f"Virtual network '{vnet.name}' has no flow log; declare a network:FlowLog whose "
+                         "targetResourceId is the VNet's id.")
+            continue
+        problems = [(log, problem) for log, problem in stack.each(logs, lambda log: _flow_log_problems(log, minimum))]
+        if len(problems) == len(logs):
+            log, problem = problems[0]
+            yield vnet, f"Virtual network '{vnet.name}' flow log '{log.name}' {problem}."
+
+
+def _flow_log_problems(log: Any, minimum: int) -> list[str]:
+    """Why a flow log falls short (at most one reason); reads literal fields only."""
+    if get(log.props, "enabled") is False:
+        return ["is disabled (enabled is false); set enabled to true"]
+    retention_on = get(log.props, "retentionPolicy.enabled")
+    days = number(get(log.props, "retentionPolicy.days"))
+    if retention_on is not True or days is None or (days != 0 and days < minimum):
+        return [f"keeps logs {fmt(days)} days (retentionPolicy.enabled is {fmt(retention_on)}); enable "
+                f"retentionPolicy with at least {minimum} days (or 0 to keep forever)"]
+    if get(log.props, "flowAnalyticsConfiguration.networkWatcherFlowAnalyticsConfiguration.enabled") is not True:
+        return ["does not feed traffic analytics (flowAnalyticsConfiguration.networkWatcherFlowAnalytics"
+                "Configuration.enabled is not true); enable it with a Log Analytics workspace"]
+    return []
+
+
+RULES = (
+    vnet_subnets_private,
+    vnet_ddos_protection,
+    vnet_flow_logs,
+    vnet_dns_azure_provided,
+    subnet_nsg_associated,
+    subnet_private_no_default_outbound,
+    subnet_pe_network_policies_enabled,
+    nsg_deny_rdp_from_internet,
+    nsg_deny_ssh_from_internet,
+    nsg_deny_udp_from_internet,
+    nsg_deny_http_from_internet,
+    nsg_deny_any_inbound_from_internet,
+)
