@@ -175,6 +175,9 @@ ACCOUNT_INPUTS = [
     (("isLocalUserEnabled",), False),
     (("isSftpEnabled",), False),
     (("allowedCopyScope",), "PrivateLink"),
+    (("keyPolicy", "keyExpirationPeriodInDays"), 90),
+    (("sasPolicy", "sasExpirationPeriod"), "0.01:00:00"),
+    (("sasPolicy", "expirationAction"), "Block"),
 ]
 
 
@@ -443,4 +446,5 @@ def test_diagnostic_setting(
     assert all(entry["enabled"] is True for entry in logs)
     assert depends_via(setting, "resourceUri", one(reference_plan, source_type, source_name))
     assert depends_via(setting, "workspaceId", one(reference_plan, WORKSPACE, f"{PREFIX}-law"))
+    assert setting["inputs"]["logAnalyticsDestinationType"] == "Dedicated"
 
