@@ -108,6 +108,8 @@ class _Pack:
         self.has_remediations = False
         self.downgrades: list[str] = []
         self.settings = GateSettings()
+        self.resolved: dict[str, pack_config.ResolvedPolicyConfig] = {}
+        self.kinds: dict[str, str] = {}
 
     def start(self, deadline: float) -> None:
         """Start every process and configure it; record an error instead of raising."""
@@ -130,6 +132,8 @@ class _Pack:
             for proc in self.procs:
                 proc.call("Configure", request)
                 self.pool.put(proc)
+            self.resolved = resolved
+            self.kinds = {p.name: _KIND.get(p.policy_type, "resource") for p in info.policies}
             self.levels = {name: cfg.level for name, cfg in resolved.items()}
             self.has_remediations = any(level is Level.REMEDIATE for level in self.levels.values())
             self.info = _pack_info(info, self.manifest, resolved)
@@ -139,6 +143,33 @@ class _Pack:
             self.error = PackError(f"policy pack {self.manifest.path.name}: {type(exc).__name__}: {exc}")
         finally:
             self.ready.set()
+
+    def analyze_stack(self, request: analyzer_pb2.AnalyzeStackRequest, timeout: float
+                      ) -> list[analyzer_pb2.AnalyzeResponse]:
+        """AnalyzeStack, with the stack policies shared out among the pack's processes.
+
+        pulumi-policy deserialises every resource once per stack policy, so on a large stack this
+        pass dominates. Once per-resource analysis is over, each process is reconfigured to run
+        only its share of the stack policies (the others disabled), and all run at once.
+        """
+        stack_policies = [name for name, kind in self.kinds.items()
+                          if kind == "stack" and self.levels.get(name) is not Level.DISABLED]
+        procs = self.procs[:max(1, min(len(self.procs), len(stack_policies)))]
+        if len(procs) == 1:
+            return [procs[0].call("AnalyzeStack", request, timeout=timeout)]
+        shares = [stack_policies[i::len(procs)] for i in range(len(procs))]
+
+        def run(proc: PackProcess, share: list[str]) -> analyzer_pb2.AnalyzeResponse:
+            levels = {name: (level if self.kinds[name] != "stack" or name in share else Level.DISABLED)
+                      for name, level in self.resolved_levels().items()}
+            proc.call("Configure", pack_config.configure_request(self.resolved, levels), timeout=timeout)
+            return proc.call("AnalyzeStack", request, timeout=timeout)
+
+        with concurrent.futures.ThreadPoolExecutor(len(procs)) as ex:
+            return list(ex.map(run, procs, shares))
+
+    def resolved_levels(self) -> dict[str, Level]:
+        return {name: cfg.level for name, cfg in self.resolved.items()}
 
     def call(self, method: str, request: Any, timeout: float) -> Any:
         proc = self.pool.get()
@@ -391,11 +422,13 @@ class Gate:
             _set_provider(item, resource)
         for pack in self._packs:
             try:
-                response = pack.call("AnalyzeStack", request, self._remaining())
+                responses = pack.analyze_stack(request, max(0.1, self.deadline - time.monotonic()))
             except GateError as exc:
                 self.record_error(exc)
                 return
-            self._record_diagnostics(pack, response, self.result.root_urn)
+            for response in responses:
+                self._record_diagnostics(pack, response, self.result.root_urn)
+
 
 def _set_provider(item: Any, resource: PlannedResource) -> None:
     if not resource.provider:

@@ -211,12 +211,16 @@ class Reconciled:
         return [note for _, _, note in self.downgrades]
 
 
-def configure_request(resolved: Mapping[str, ResolvedPolicyConfig]) -> analyzer_pb2.ConfigureAnalyzerRequest:
-    """Every policy's level is always sent: the protobuf default (advisory) would downgrade it."""
+def configure_request(resolved: Mapping[str, ResolvedPolicyConfig],
+                      levels: Mapping[str, Level] | None = None) -> analyzer_pb2.ConfigureAnalyzerRequest:
+    """Every policy's level is always sent: the protobuf default (advisory) would downgrade it.
+
+    ``levels`` overrides the resolved levels (to share stack policies out among processes).
+    """
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     for name, cfg in resolved.items():
         entry = request.policyConfig[name]
-        entry.enforcementLevel = level_to_proto(cfg.level)
+        entry.enforcementLevel = level_to_proto(levels[name] if levels else cfg.level)
         if cfg.properties:
             entry.properties.update(cfg.properties)
     return request
