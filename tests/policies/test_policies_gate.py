@@ -63,3 +63,25 @@ def test_starting_sketch_is_blocked_with_its_golden_findings():
 def test_each_sketch_defect_is_caught_by_the_expected_policy(policy, resource):
     rows = {(p, r) for p, r, _ in json.loads(GOLDEN.read_text())["findings"]}
     assert (policy, resource) in rows
+
+
+def test_sketch_sarif_validates_and_places_each_finding_at_its_declaring_line(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_path = REPO.parent / "shared" / "sarif-schema-2.1.0.json"
+    if not schema_path.exists():
+        pytest.skip(f"{schema_path} is not available")
+    sarif_path, json_path = tmp_path / "sketch.sarif", tmp_path / "sketch.json"
+    proc = run_crossgate("preview", "--cwd", str(SKETCH), "--stack", "dev", "--policy-pack", PACK,
+                         "--sarif", str(sarif_path), "--json", str(json_path))
+    assert proc.returncode == 1
+    sarif = json.loads(sarif_path.read_text())
+    jsonschema.Draft4Validator(json.loads(schema_path.read_text())).validate(sarif)
+    lines = {r["urn"]: r["source"]["line"] for r in json.loads(json_path.read_text())["resources"] if r["source"]}
+    results = sarif["runs"][0]["results"]
+    assert results
+    for result in results:
+        location = result["locations"][0]
+        urn = location["logicalLocations"][0]["fullyQualifiedName"]
+        physical = location["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "tests/fixtures/sketch/__main__.py"
+        assert physical["region"]["startLine"] == lines[urn]
