@@ -12,6 +12,7 @@ yield messages; stack checks are ``check(stack, config)`` and yield ``(resource,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pulumi_policy import (EnforcementLevel, Policy, PolicyComplianceFramework, 
                            PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, Severity,
                            StackValidationArgs, StackValidationPolicy)
 
-from ._props import canonical_type, type_matches
+from ._props import canonical_type
 from ._stack import StackView
 
 __all__ = ["Control", "Rule", "resource_rule", "stack_rule", "DOCS_URL", "CIS_FRAMEWORK"]
@@ -167,6 +168,11 @@ class Rule:
     def name(self) -> str:
         return self.control.slug
 
+    @functools.cached_property
+    def _types(self) -> frozenset[str]:
+        """The control's types, canonical (so a resource's type is matched with one set lookup)."""
+        return frozenset(canonical_type(t) for t in self.control.resource_types)
+
     @property
     def defaults(self) -> dict[str, Any]:
         return {key: schema["default"] for key, schema in self.settings.items()}
@@ -195,13 +201,14 @@ class Rule:
         return StackValidationPolicy(validate=self._validate_stack, **kwargs)
 
     def _validate_resource(self, args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
-        if not type_matches(args.resource_type, self.control.resource_types):
+        if canonical_type(args.resource_type) not in self._types:
             return
         for message in self.check(args, self.config(args.get_config())):
             report_violation(message)
 
     def _validate_stack(self, args: StackValidationArgs, report_violation: Callable[..., None]) -> None:
-        stack = StackView(args.resources)
+        # One index of the stack per AnalyzeStack request, shared by its stack policies.
+        stack = StackView.for_request(args.resources, report_violation)
         for resource, message in self.check(stack, self.config(args.get_config())):
             report_violation(message, resource.urn)
         # Every decidable violation is reported first; then, if a relation could not be resolved,

@@ -260,15 +260,11 @@ def zone_groups(stack: StackView, pe: PolicyResource) -> list[PolicyResource]:
     """The DNS zone groups of an endpoint (by dependency, parent, or literal endpoint name)."""
     groups = stack.dependents(pe, "privateEndpointName", ZONE_GROUP)
     pe_name = stack.peek(pe, "privateEndpointName")
-    for group in stack.of_type(ZONE_GROUP):
-        if group in groups:
-            continue
-        if group.parent is pe:
-            groups.append(group)
-        elif isinstance(pe_name, str) and not stack.deps(group, "privateEndpointName") \
-                and eq(stack.peek(group, "privateEndpointName"), pe_name):
-            groups.append(group)
-    return groups
+    others = stack.children(pe, ZONE_GROUP)
+    if isinstance(pe_name, str):
+        others += [group for group in stack.with_literal(ZONE_GROUP, "privateEndpointName", pe_name)
+                   if not stack.deps(group, "privateEndpointName")]
+    return stack.extend_unique(groups, stack.in_stack_order(others))
 
 
 def zone_names(stack: StackView, group: PolicyResource) -> set[str] | Any:
@@ -432,8 +428,8 @@ def zone_links(stack: StackView, zone: PolicyResource) -> list[PolicyResource]:
     links = stack.dependents(zone, "privateZoneName", VNET_LINK)
     name = stack.peek(zone, "privateZoneName")
     if isinstance(name, str):
-        links += [link for link in stack.of_type(VNET_LINK) if link not in links
-                  and not stack.deps(link, "privateZoneName") and eq(stack.peek(link, "privateZoneName"), name)]
+        stack.extend_unique(links, [link for link in stack.with_literal(VNET_LINK, "privateZoneName", name)
+                                    if not stack.deps(link, "privateZoneName")])
     return links
 
 

@@ -442,8 +442,7 @@ def blob_services_of(stack: StackView, account: PolicyResource) -> list[PolicyRe
     services = stack.dependents(account, "accountName", BLOB_SERVICE)
     name = stack.peek(account, "accountName")
     if isinstance(name, str):
-        services += [s for s in stack.of_type(BLOB_SERVICE)
-                     if s not in services and eq(stack.peek(s, "accountName"), name)]
+        stack.extend_unique(services, stack.with_literal(BLOB_SERVICE, "accountName", name))
     return services
 
 
