@@ -30,3 +30,20 @@ class ProgramError(GateError):
 
 class PackError(GateError):
     """A policy pack failed to start, crashed, timed out or answered malformed data."""
+
+
+def read_json(path: str, label: str, *, allow_empty: bool = False) -> object:
+    """Read a JSON input file; ``label`` names it in errors (e.g. ``--policy-pack-config x.json``)."""
+    import json
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {label}: {exc.strerror}") from exc
+    if allow_empty and not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{label} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc

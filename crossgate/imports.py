@@ -16,14 +16,13 @@ import argparse
 import json
 import os
 import re
-from pathlib import Path
 from typing import Any, Iterable
 
 from google.protobuf import struct_pb2
 
 from . import wire
 from .engine import ROOT_STACK_TYPE, GateOptions, evaluate_plan, pack_specs, split_urn
-from .errors import GateError, InputError
+from .errors import GateError, InputError, read_json
 from .model import GateResult, PlannedResource, SourceLocation
 from .packs.process import StackIdentity
 
@@ -32,17 +31,6 @@ _KEPT_OPS = {"same", "create", "update", "replace", "create-replacement", "impor
              "read", "read-replacement", "refresh"}
 _SOURCE = re.compile(r"^project://(?P<path>/?[^#]*)#(?P<line>\d+)")
 _URN = re.compile(r"^urn:pulumi:[^:]+::[^:]+::.+::.+$")
-
-
-def _read_json(path: str, flag: str) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {flag} {path}: {exc.strerror}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{flag} {path} is not valid JSON (truncated?): {exc.msg} at line {exc.lineno}") from exc
 
 
 def _state_value(value: Any, *, blinded: str | None) -> Any:
@@ -133,12 +121,12 @@ def check(args: argparse.Namespace) -> GateResult:
     try:
         if args.stack_export:
             where = f"--stack-export {args.stack_export}"
-            doc = _read_json(args.stack_export, "--stack-export")
+            doc = read_json(args.stack_export, where)
             resources = resources_from_stack_export(doc, where)
             outputs = {r.urn: r.properties for r in resources_from_stack_export(doc, where, outputs=True)}
         else:
             where = f"--preview-json {args.preview_json}"
-            resources = resources_from_preview_json(_read_json(args.preview_json, "--preview-json"), where)
+            resources = resources_from_preview_json(read_json(args.preview_json, where), where)
             outputs = {}
         if not resources:
             raise InputError(f"{where} holds no resources")

@@ -29,6 +29,12 @@ _PROJECT_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 PBKDF2_ITERATIONS = 1_000_000  # the passphrase secrets provider's key derivation (AES-256-GCM key)
 
 
+def virtualenv_python(base: Path, venv: str) -> Path:
+    """The interpreter of a virtualenv named in Pulumi.yaml or PulumiPolicy.yaml, relative to ``base``."""
+    venv_dir = Path(venv) if os.path.isabs(venv) else base / venv
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
 @dataclass(frozen=True)
 class ConfigValue:
     """One stack config value, serialised as the language host passes it (a string)."""
@@ -50,8 +56,7 @@ class Project:
         venv = self.runtime_options.get("virtualenv")
         if not venv:
             return sys.executable
-        venv_dir = Path(venv) if os.path.isabs(venv) else self.root / venv
-        python = venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        python = virtualenv_python(self.root, venv)
         if not python.exists():
             raise InputError(
                 f"Pulumi.yaml declares virtualenv '{venv}', but {python} does not exist; create it with "

@@ -10,16 +10,14 @@ i.e. not set) does not downgrade the policy.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime.proto import analyzer_pb2
 
-from ..errors import InputError
+from ..errors import InputError, read_json
 from ..model import Level
 from . import settings
 
@@ -80,17 +78,8 @@ def _parse_level(value: Any, where: str) -> Level:
 
 
 def load_config_file(path: str) -> PackConfig:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read --policy-pack-config {path}: {exc.strerror}") from exc
-    if not text.strip():
-        return {}
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--policy-pack-config {path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
-    return parse_config(doc, f"--policy-pack-config {path}")
+    label = f"--policy-pack-config {path}"
+    return parse_config(read_json(path, label, allow_empty=True), label)
 
 
 def initial_config(info: analyzer_pb2.AnalyzerInfo) -> PackConfig:

@@ -26,6 +26,7 @@ import yaml
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 
 from ..errors import InputError, PackError
+from ..project import virtualenv_python
 
 #: Address passed as the engine's. The pack's runtime never dials it during analysis.
 ENGINE_ADDRESS = "127.0.0.1:0"
@@ -47,8 +48,7 @@ class PackManifest:
         venv = self.options.get("virtualenv")
         if not venv:
             return sys.executable
-        venv_dir = Path(venv) if os.path.isabs(venv) else self.path / venv
-        python = venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        python = virtualenv_python(self.path, venv)
         if not python.exists():
             raise InputError(f"policy pack {self.path}: PulumiPolicy.yaml declares virtualenv '{venv}', "
                              f"but {python} does not exist; create it with `python3 -m venv {venv}` and "

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from google.protobuf import struct_pb2
 
-from ..errors import InputError, ProgramError
+from ..errors import InputError, ProgramError, read_json
 from ..model import InvokeAnswer, PlannedResource, SourceLocation
 from ..project import Project, StackConfig
 
@@ -47,12 +47,7 @@ class ProgramOutcome:
 def load_stack_reference_outputs(path: str | None) -> dict[str, dict[str, Any]]:
     if not path:
         return {}
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read --stack-reference-outputs {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--stack-reference-outputs {path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+    doc = read_json(path, f"--stack-reference-outputs {path}")
     if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
         raise InputError(f"--stack-reference-outputs {path} must map stack names to objects of outputs")
     return doc

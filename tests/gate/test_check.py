@@ -69,7 +69,7 @@ def test_check_writes_the_same_reports(tmp_path):
 
 
 @pytest.mark.parametrize("content, flag, message", [
-    ('{"version": 3, "deployment": {"resources": [', "--stack-export", "is not valid JSON (truncated?)"),
+    ('{"version": 3, "deployment": {"resources": [', "--stack-export", "is not valid JSON: Expecting value (line 1)"),
     ('{"steps": []}', "--stack-export", "is not a `pulumi stack export` document"),
     ('{"version": 2, "deployment": {"resources": []}}', "--stack-export", "deployment version 2 is not supported"),
     ('{"version": 3, "deployment": {"resources": [{"type": "x"}]}}', "--stack-export",
