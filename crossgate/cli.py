@@ -15,6 +15,28 @@ from .errors import GateError, InputError
 EXIT_ERROR = 2
 
 
+def _positive_seconds(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0 or value > 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 and at most 86400 seconds")
+    return value
+
+
+def _process_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 (one per core) and 64")
+    return value
+
+
 def _add_pack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy-pack", action="append", default=[], metavar="DIR",
                    help="a Python CrossGuard policy pack directory (repeatable)")
@@ -36,9 +58,9 @@ def _add_gate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unknowns", choices=("block", "advisory"), default="block",
                    help="a mandatory policy that can't run because a value is unknown: block (default) "
                         "or report it as advisory, as `pulumi preview` does")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=_positive_seconds, default=600.0, metavar="SECONDS",
                    help="bound on the whole run (default 600)")
-    p.add_argument("--parallel", type=int, default=0, metavar="N",
+    p.add_argument("--parallel", type=_process_count, default=0, metavar="N",
                    help="processes per policy pack (default: number of cores)")
     p.add_argument("--waivers", metavar="FILE",
                    help="waivers file (default: policy-waivers.yaml in the project, if present)")
@@ -177,13 +199,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _interrupt_on_sigterm() -> None:
-    """CI cancels with SIGTERM: turn it into KeyboardInterrupt so every pack process is stopped."""
+    """CI cancels with SIGTERM (a closed terminal sends SIGHUP): turn them into KeyboardInterrupt so
+    every pack process is stopped."""
     import signal
 
     def handler(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

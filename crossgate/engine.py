@@ -257,9 +257,11 @@ class Gate:
     # -- per resource ----------------------------------------------------------------------
 
     def submit(self, resource: PlannedResource) -> None:
+        secrets = wire.secret_strings(MessageToDict(resource.properties)) if resource.has_secrets else set()
         with self._lock:
             self.result.resources.append(resource)
             self._by_urn[resource.urn] = resource
+            self.result.secret_values |= secrets
         if not self._packs:
             return
         self._futures.append(self._executor.submit(self._analyze_resource, resource))
@@ -387,13 +389,18 @@ class Gate:
                     break
             if program_ok and not self.result.errors and self._packs:
                 self._analyze_stack()
+        except GateError as exc:
+            self.record_error(exc)
+        except Exception as exc:  # noqa: BLE001 - never lose the reports of what was evaluated
+            self.record_error(PackError(f"evaluating the stack: {type(exc).__name__}: {exc}"))
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
             for pack in self._packs:
                 pack.stop()
-        self.result.resources.sort(key=lambda r: r.order)
-        self._apply_waivers()
-        self.result.findings.sort(key=lambda f: (f.pack, f.kind.value, f.urn, f.policy, f.message))
+            self.result.resources.sort(key=lambda r: r.order)
+            self._apply_waivers()
+            self.result.scrub_secrets()
+            self.result.findings.sort(key=lambda f: (f.pack, f.kind.value, f.urn, f.policy, f.message))
 
     def _apply_waivers(self) -> None:
         path = self.options.waivers or (str(default_waivers_path(self.result.project_dir) or "") or None)
@@ -426,8 +433,11 @@ class Gate:
             except GateError as exc:
                 self.record_error(exc)
                 return
-            for response in responses:
-                self._record_diagnostics(pack, response, self.result.root_urn)
+            try:
+                for response in responses:
+                    self._record_diagnostics(pack, response, self.result.root_urn)
+            except GateError as exc:
+                self.record_error(exc)
 
 
 def _set_provider(item: Any, resource: PlannedResource) -> None:
@@ -463,11 +473,16 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
             project=project.name, stack=short, config=config.plain(),
             secret_keys=tuple(k for k, v in config.values.items() if v.secret),
             tags={"pulumi:project": project.name, "pulumi:runtime": "python"})
+        result.secret_values |= config.secret_values()
         gate = Gate(result, options, identity)
     except GateError as exc:
         result.errors.append(exc.message)
         return result
 
+    if config.undecrypted:
+        result.warnings.append(
+            f"secure config {', '.join(config.undecrypted)} could not be decrypted (no passphrase): the program "
+            "saw unknown values; set PULUMI_CONFIG_PASSPHRASE to evaluate them")
     gate.start()
     program_ok = False
     try:
@@ -475,7 +490,7 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
                               stack_reference_outputs=stack_reference_outputs, deadline=gate.deadline)
         result.root_urn = outcome.root_urn
         result.invokes = outcome.invokes
-        result.warnings = outcome.warnings
+        result.warnings.extend(outcome.warnings)
         program_ok = True
     except GateError as exc:
         gate.record_error(exc)

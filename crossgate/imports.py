@@ -63,8 +63,9 @@ def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: st
     if not isinstance(props, dict):
         raise InputError(f"{where}: resource {urn}: '{props_key}' is not an object")
     struct = struct_pb2.Struct()
+    value = _state_value(props, blinded=blinded)
     try:
-        struct.update(_state_value(props, blinded=blinded))
+        struct.update(value)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{where}: resource {urn}: unsupported property value ({exc})") from exc
     source = None
@@ -77,7 +78,7 @@ def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: st
         parent=state.get("parent") or None, dependencies=tuple(state.get("dependencies") or ()),
         property_dependencies={k: tuple(v or ()) for k, v in deps.items()},
         provider=state.get("provider") or None, protect=bool(state.get("protect")), source=source,
-        order=index)
+        order=index, has_secrets=wire.contains_secret(value))
 
 
 def resources_from_stack_export(doc: Any, where: str, *, outputs: bool = False) -> list[PlannedResource]:

@@ -86,6 +86,8 @@ class PlannedResource:
     source: SourceLocation | None = None
     #: Position in the program's declaration order (registrations arrive concurrently).
     order: int = 0
+    #: Whether any input is wrapped as a secret (their values are scrubbed from every report).
+    has_secrets: bool = False
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -213,6 +215,24 @@ class GateResult:
     root_urn: str = ""
     duration_seconds: float = 0.0
     _index: dict[str, PlannedResource] = field(default_factory=dict, repr=False, compare=False)
+    #: Known secret values, scrubbed from every message and value a report prints. Never reported.
+    secret_values: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def scrub_secrets(self) -> None:
+        """Remove known secret values from messages, logs, errors and remediation values."""
+        secrets = self.secret_values
+        if not secrets:
+            return
+        import dataclasses
+
+        self.findings = [f if wire.scrub(f.message, secrets) == f.message
+                         else dataclasses.replace(f, message=wire.scrub(f.message, secrets)) for f in self.findings]
+        self.remediations = [dataclasses.replace(r, before=wire.scrub_value(dict(r.before), secrets),
+                                                 after=wire.scrub_value(dict(r.after), secrets), message=wire.scrub(
+                                                     r.message, secrets)) for r in self.remediations]
+        self.warnings = [wire.scrub(w, secrets) for w in self.warnings]
+        self.errors = [wire.scrub(e, secrets) for e in self.errors]
+        self.error_details = [wire.scrub(d, secrets) for d in self.error_details]
 
     # -- views -------------------------------------------------------------------------------
 
@@ -281,6 +301,7 @@ class GateResult:
         }
 
 
-def redacted_inputs(resource: PlannedResource) -> dict[str, Any]:
-    """The inputs as reports show them: unknowns and secrets replaced by markers."""
-    return wire.redact(resource.inputs)
+def redacted_inputs(resource: PlannedResource, secrets: set[str] | None = None) -> dict[str, Any]:
+    """The inputs as reports show them: unknowns and secrets replaced by markers, and known secret
+    values scrubbed where the program copied them into a plain value."""
+    return wire.scrub_value(wire.redact(resource.inputs), secrets or set())

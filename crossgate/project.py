@@ -81,6 +81,19 @@ class StackConfig:
             "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys),
         }
 
+    def secret_values(self) -> set[str]:
+        """Decrypted secret values (and the strings inside structured ones), to scrub from reports."""
+        found: set[str] = set()
+        for value in self.values.values():
+            if not value.secret or value.value == wire.UNKNOWN:
+                continue
+            found.add(value.value)
+            try:
+                found |= wire.secret_strings(wire.make_secret(json.loads(value.value)))
+            except ValueError:
+                pass
+        return {s for s in found if len(s) >= wire.MIN_SCRUB_LENGTH}
+
     def plain(self) -> dict[str, str]:
         """The config map without secret values, for packs' ``ConfigureStack``."""
         return {k: v.value for k, v in self.values.items()}

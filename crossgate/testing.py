@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from google.protobuf import struct_pb2
 
+from . import wire
 from .engine import ROOT_STACK_TYPE, GateOptions, PackSpec, evaluate_plan
 from .model import GateResult, PlannedResource
 from .packs.process import StackIdentity
@@ -75,7 +76,7 @@ def plan(resources: Sequence[Resource]) -> list[PlannedResource]:
             parent=urn(r.parent) if r.parent else root,
             dependencies=tuple(urn(d) for d in r.dependencies),
             property_dependencies={k: tuple(urn(d) for d in v) for k, v in r.property_dependencies.items()},
-            order=order,
+            order=order, has_secrets=wire.contains_secret(dict(r.props)),
         ))
     return planned
 

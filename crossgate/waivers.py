@@ -20,12 +20,12 @@ import dataclasses
 import datetime as dt
 import fnmatch
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
 from .errors import InputError
-from .model import FindingKind, GateResult, PackInfo, Severity, Waiver
+from .model import FindingKind, GateResult, Severity, Waiver
 
 DEFAULT_FILE = "policy-waivers.yaml"
 REQUIRED = ("policy", "resource", "reason", "owner", "expires")
@@ -78,14 +78,6 @@ def default_waivers_path(project_dir: str | Path) -> Path | None:
     return path if path.exists() else None
 
 
-def _policy_owner(packs: Iterable[PackInfo], policy: str) -> tuple[PackInfo, Any] | None:
-    for pack in packs:
-        info = pack.policy(policy)
-        if info is not None:
-            return pack, info
-    return None
-
-
 def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings: dict[str, Any],
           where: str) -> None:
     """Mark the findings each active waiver covers; record expired and unused waivers.
@@ -96,20 +88,22 @@ def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings
     """
     active: list[Waiver] = []
     for waiver in waivers:
-        owner = _policy_owner(result.packs, waiver.policy)
-        if owner is None:
+        # A policy name may exist in several packs; the waiver covers all of them, so it must be
+        # allowed by every one of them.
+        owners = [(pack, pack.policy(waiver.policy)) for pack in result.packs if pack.policy(waiver.policy)]
+        if not owners:
             raise InputError(f"{where}: waiver for '{waiver.policy}' names a policy that no pack has")
-        pack, policy = owner
-        pack_settings = settings[pack.name]
         expires = dt.date.fromisoformat(waiver.expires)
-        limit = today + dt.timedelta(days=pack_settings.waiver_max_days)
-        if expires > limit:
-            raise InputError(f"{where}: waiver for '{waiver.policy}' on '{waiver.resource}' expires "
-                             f"{waiver.expires}, more than {pack_settings.waiver_max_days} days ahead "
-                             f"(latest allowed: {limit.isoformat()})")
-        if policy.severity is Severity.CRITICAL and not pack_settings.allow_critical_waivers:
-            raise InputError(f"{where}: '{waiver.policy}' is critical and {pack.name} does not allow "
-                             "critical policies to be waived")
+        for pack, policy in owners:
+            pack_settings = settings[pack.name]
+            limit = today + dt.timedelta(days=pack_settings.waiver_max_days)
+            if expires > limit:
+                raise InputError(f"{where}: waiver for '{waiver.policy}' on '{waiver.resource}' expires "
+                                 f"{waiver.expires}, more than {pack_settings.waiver_max_days} days ahead "
+                                 f"(latest allowed: {limit.isoformat()})")
+            if policy.severity is Severity.CRITICAL and not pack_settings.allow_critical_waivers:
+                raise InputError(f"{where}: '{waiver.policy}' is critical and {pack.name} does not allow "
+                                 "critical policies to be waived")
         if expires < today:
             result.expired_waivers.append(waiver)
         else:

@@ -76,3 +76,45 @@ def redact_like(value: Any, reference: Any) -> Any:
     if isinstance(value, list) and isinstance(reference, list):
         return [redact_like(v, reference[i] if i < len(reference) else None) for i, v in enumerate(value)]
     return redact(value)
+
+
+#: Secrets shorter than this are not scrubbed from free text (it would garble every message).
+MIN_SCRUB_LENGTH = 3
+SCRUBBED = "[secret]"
+
+
+def secret_strings(value: Any, inside: bool = False) -> set[str]:
+    """Every string inside a secret wrapper, anywhere in a wire value."""
+    found: set[str] = set()
+    if isinstance(value, str):
+        if inside and value != UNKNOWN and len(value) >= MIN_SCRUB_LENGTH:
+            found.add(value)
+    elif isinstance(value, dict):
+        inner = inside or value.get(SIG_KEY) == SECRET_SIG
+        for v in value.values():
+            found |= secret_strings(v, inner)
+    elif isinstance(value, list):
+        for v in value:
+            found |= secret_strings(v, inside)
+    return found
+
+
+def scrub(text: str, secrets: "set[str] | frozenset[str]") -> str:
+    """Replace every known secret value in free text (messages, logs, errors)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, SCRUBBED)
+    return text
+
+
+def scrub_value(value: Any, secrets: "set[str] | frozenset[str]") -> Any:
+    """Scrub secrets out of the strings of an already-redacted value."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {k: scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(v, secrets) for v in value]
+    return value

@@ -138,12 +138,21 @@ class PackProcess:
         except OSError as exc:
             raise PackError(f"{self.label}: cannot start {self.manifest.interpreter}: {exc.strerror}") from exc
         port = self._read_port(deadline)
+        # Whatever policies print must not fill the pipe and stall the pack.
+        threading.Thread(target=self._drain_stdout, daemon=True, name=f"drain-{self.label}").start()
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        try:
-            grpc.channel_ready_future(self._channel).result(timeout=max(0.1, deadline - time.monotonic()))
-        except grpc.FutureTimeoutError:
-            raise PackError(f"{self.label}: port {port} did not accept connections in time",
-                            detail=self.stderr_tail()) from None
+        ready = grpc.channel_ready_future(self._channel)
+        while True:
+            try:
+                ready.result(timeout=min(0.5, max(0.05, deadline - time.monotonic())))
+                break
+            except grpc.FutureTimeoutError:
+                if self._proc.poll() is not None:
+                    raise PackError(f"{self.label} exited with code {self._proc.returncode} after printing "
+                                    f"its port", detail=self.stderr_tail()) from None
+                if time.monotonic() >= deadline:
+                    raise PackError(f"{self.label}: port {port} did not accept connections in time",
+                                    detail=self.stderr_tail()) from None
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
         self.startup_seconds = time.monotonic() - started
 
@@ -175,6 +184,16 @@ class PackProcess:
                                 detail=tail)
             raise PackError(f"{self.label} printed {line[:60]!r} instead of a port", detail=tail)
         return int(line)
+
+    def _drain_stdout(self) -> None:
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            return
+        try:
+            while os.read(proc.stdout.fileno(), 65536):
+                pass
+        except (OSError, ValueError):
+            pass
 
     def stderr_tail(self, limit: int = 4000) -> str:
         try:

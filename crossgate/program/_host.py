@@ -29,7 +29,10 @@ import traceback
 from typing import Any
 
 OPTIONS: dict[str, Any] = json.loads(os.environ["CROSSGATE_HOST"])
-_RECORDS = os.fdopen(int(os.environ["CROSSGATE_RECORD_FD"]), "w", buffering=1, encoding="utf-8")
+_RECORD_FD = int(os.environ["CROSSGATE_RECORD_FD"])
+# Processes the program starts must not hold the record pipe open after the host exits.
+os.set_inheritable(_RECORD_FD, False)
+_RECORDS = os.fdopen(_RECORD_FD, "w", buffering=1, encoding="utf-8")
 _RECORDS_LOCK = threading.Lock()
 
 
@@ -61,6 +64,7 @@ def main() -> int:
     # Sources found by the stack transformation, consumed when the registration arrives.
     sources: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
     sources_lock = threading.Lock()
+    seen_urns: set[str] = set()
     order = [0]  # constructor order, which is the program's order; registrations arrive out of order
     excluded = ("site-packages", "dist-packages", os.sep + "pulumi" + os.sep)
 
@@ -122,6 +126,10 @@ def main() -> int:
     class Monitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
             urn = urn_for(request.parent, request.type, request.name)
+            with sources_lock:
+                if urn in seen_urns:
+                    raise OfflineError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
+                seen_urns.add(urn)
             with sources_lock:
                 key = (request.type, request.name)
                 queue = sources.get(key)

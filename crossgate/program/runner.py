@@ -24,11 +24,13 @@ from typing import Any, Callable
 
 from google.protobuf import struct_pb2
 
+from .. import wire
 from ..errors import InputError, ProgramError, read_json
 from ..model import InvokeAnswer, PlannedResource, SourceLocation
 from ..project import Project, StackConfig
 
 HOST = Path(__file__).with_name("_host.py")
+_SECRET_SIG = wire.SECRET_SIG.encode()
 PLACEHOLDERS_FILE = Path(__file__).with_name("placeholders.json")
 
 
@@ -55,8 +57,9 @@ def load_stack_reference_outputs(path: str | None) -> dict[str, dict[str, Any]]:
 
 def _decode_resource(record: dict[str, Any]) -> PlannedResource:
     props = struct_pb2.Struct()
-    if record["props"]:
-        props.ParseFromString(base64.b64decode(record["props"]))
+    raw = base64.b64decode(record["props"]) if record["props"] else b""
+    if raw:
+        props.ParseFromString(raw)
     source = record.get("source")
     return PlannedResource(
         urn=record["urn"],
@@ -71,6 +74,7 @@ def _decode_resource(record: dict[str, Any]) -> PlannedResource:
         protect=bool(record.get("protect")),
         source=SourceLocation(source["file"], source["line"]) if source else None,
         order=int(record.get("order") or 0),
+        has_secrets=_SECRET_SIG in raw,
     )
 
 

@@ -15,7 +15,7 @@ from ..model import SCHEMA_VERSION, Finding, GateResult, PackInfo, PlannedResour
 NOTHING_CHECKED = "no policy pack was given: nothing was checked"
 
 
-def resource_doc(resource: PlannedResource) -> dict[str, Any]:
+def resource_doc(resource: PlannedResource, secrets: set[str] | None = None) -> dict[str, Any]:
     return {
         "urn": resource.urn,
         "type": resource.type,
@@ -23,7 +23,7 @@ def resource_doc(resource: PlannedResource) -> dict[str, Any]:
         "parent": resource.parent,
         "custom": resource.custom,
         "provider": resource.provider,
-        "inputs": redacted_inputs(resource),
+        "inputs": redacted_inputs(resource, secrets),
         "dependencies": list(resource.dependencies),
         "propertyDependencies": {k: list(v) for k, v in resource.property_dependencies.items()},
         "source": {"file": resource.source.file, "line": resource.source.line} if resource.source else None,
@@ -82,7 +82,7 @@ def result_doc(result: GateResult) -> dict[str, Any]:
         "stack": result.stack,
         "origin": result.origin,
         "unknowns": result.unknowns_mode,
-        "resources": [resource_doc(r) for r in result.resources],
+        "resources": [resource_doc(r, result.secret_values) for r in result.resources],
         "invokes": [{"token": i.token, "placeholder": i.placeholder, "count": i.count} for i in result.invokes],
         "violations": [finding_doc(f) for f in result.violations],
         "indeterminate": [finding_doc(f) for f in result.indeterminate],

@@ -124,3 +124,12 @@ def test_the_project_waivers_file_is_used_by_default(tmp_path):
     assert [(w["policy"], w["name"], w["waiver"]["owner"]) for w in doc["waived"]] == [
         ("size-limit", "base", "platform@example.com")]
     assert "size-limit" not in [v["policy"] for v in doc["violations"]]
+
+
+def test_a_waiver_must_be_allowed_by_every_pack_that_has_the_policy(tmp_path):
+    # `dup` also has a 'size-limit', at critical severity: the waiver would hide its finding too.
+    dup = str(FIXTURES / "packs" / "dup")
+    result = evaluate([BASIC, dup], BIG[:1], waivers=waivers_file(tmp_path, waiver()), today=TODAY)
+    assert result.exit_code == 2
+    assert result.errors == [f"waivers file {tmp_path / 'policy-waivers.yaml'}: 'size-limit' is critical and "
+                             "dup does not allow critical policies to be waived"]

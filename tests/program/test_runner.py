@@ -168,3 +168,48 @@ def test_reference_stack_has_a_default_provider(reference_plan):
     assert [p["urn"].rsplit("::", 1)[-1] for p in providers] == ["default_3_29_0"] or len(providers) == 1
     storage = next(r for r in reference_plan["resources"] if r["type"] == "azure-native:storage:StorageAccount")
     assert storage["provider"].startswith(providers[0]["urn"] + "::")
+
+
+def test_secret_values_are_scrubbed_wherever_the_program_copies_them(tmp_path):
+    salt, secure = encrypt_for_tests("correct horse", b"0123456789abcdef", "hunter2SECRET")
+    program = tmp_path / "p"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: secrets\nruntime: python\n")
+    (program / "Pulumi.dev.yaml").write_text(f"encryptionsalt: {salt}\nconfig:\n  secrets:pw:\n    secure: {secure}\n")
+    (program / "__main__.py").write_text(textwrap.dedent("""
+        import pulumi
+
+        class Thing(pulumi.CustomResource):
+            def __init__(self, name, props):
+                super().__init__("test:index:Thing", name, props)
+
+        cfg = pulumi.Config()
+        Thing("copied", {"plain": cfg.get("pw"), "password": cfg.require_secret("pw")})
+        pulumi.log.warn("connecting with " + cfg.get("pw"))
+    """))
+    env = {**os.environ, "PULUMI_CONFIG_PASSPHRASE": "correct horse"}
+    outputs = []
+    for fmt in ("json", "table", "sarif", "junit", "markdown"):
+        proc = run_crossgate("preview", "--cwd", str(program), "--stack", "dev", "--format", fmt,
+                             "--policy-pack", str(FIXTURES / "packs" / "basic"), env=env)
+        outputs.append(proc.stdout + proc.stderr)
+    assert all("hunter2SECRET" not in out for out in outputs)
+    doc = json.loads(outputs[0])
+    assert by_name(doc, "copied")["inputs"]["plain"] == "[secret]"
+    assert doc["warnings"] == ["warning: connecting with [secret]"]
+    # And a program error that quotes the value.
+    (program / "__main__.py").write_text("import pulumi\nint(pulumi.Config().get('pw'))\n")
+    proc = run_crossgate("preview", "--cwd", str(program), "--stack", "dev", "--verbose", env=env)
+    assert proc.returncode == 2
+    assert "hunter2SECRET" not in proc.stdout + proc.stderr
+    assert "invalid literal for int() with base 10: '[secret]'" in proc.stderr
+
+
+def test_undecrypted_secure_config_is_reported(tmp_path):
+    salt, secure = encrypt_for_tests("correct horse", b"0123456789abcdef", "hunter2")
+    program = write_secret_program(tmp_path / "p", f"encryptionsalt: {salt}\nconfig:\n"
+                                                   f"  secrets:password:\n    secure: {secure}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG_PASSPHRASE")}
+    doc = preview_json(program, env=env)
+    assert doc["warnings"] == ["secure config secrets:password could not be decrypted (no passphrase): the "
+                               "program saw unknown values; set PULUMI_CONFIG_PASSPHRASE to evaluate them"]
