@@ -189,3 +189,48 @@ def test_no_pack_says_nothing_was_checked():
     proc = run_crossgate("preview", "--cwd", str(THINGS), "--stack", "dev")
     assert proc.returncode == 0
     assert "Note: no policy pack was given: nothing was checked." in proc.stdout
+
+
+def test_pack_that_exits_after_printing_its_port():
+    proc = gate("--policy-pack", str(PACKS / "portexit"), "--timeout", "60")
+    assert proc.returncode == 2
+    assert "policy pack portexit exited with code 0 after printing its port" in error_of(proc)
+
+
+def test_a_chatty_pack_does_not_stall(tmp_path):
+    program = write_program(tmp_path / "p", """
+        import pulumi
+
+        class Thing(pulumi.CustomResource):
+            def __init__(self, name, props):
+                super().__init__("test:index:Thing", name, props)
+
+        for i in range(40):
+            Thing(f"t{i}", {"public": i == 7})
+    """)
+    proc = gate("--policy-pack", str(PACKS / "chatty"), "--parallel", "1", "--timeout", "60", cwd=program)
+    assert proc.returncode == 1, proc.stderr
+    assert [(v["policy"], v["name"]) for v in json.loads(proc.stdout)["violations"]] == [("chatty", "t7")]
+
+
+def test_duplicate_urns_fail_as_in_the_engine(tmp_path):
+    program = write_program(tmp_path / "p", """
+        import pulumi
+
+        class Thing(pulumi.CustomResource):
+            def __init__(self, name, props):
+                super().__init__("test:index:Thing", name, props)
+
+        Thing("a", {})
+        Thing("a", {"x": 1})
+    """)
+    proc = gate(cwd=program)
+    assert proc.returncode == 2
+    assert "Duplicate resource URN 'urn:pulumi:dev::broken::test:index:Thing::a'" in error_of(proc)
+
+
+@pytest.mark.parametrize("flag, value", [("--timeout", "nan"), ("--timeout", "0"), ("--parallel", "-1")])
+def test_bad_numbers_are_refused(flag, value):
+    proc = gate(flag, value)
+    assert proc.returncode == 2
+    assert f"argument {flag}" in proc.stderr
