@@ -64,31 +64,27 @@ def create_network(settings: Settings, rg: resources.ResourceGroup) -> Network:
         address_space=network.AddressSpaceArgs(address_prefixes=[str(settings.vnet_cidr)]),
     )
 
-    workload_nsg = _deny_internet_nsg(f"{prefix}-workload-nsg", settings, rg)
-    workload_subnet = network.Subnet(
-        f"{prefix}-workload-snet",
-        resource_group_name=rg.name,
-        virtual_network_name=vnet.name,
-        address_prefix=str(settings.workload_subnet_cidr),
-        default_outbound_access=False,
-        # Same as the private-endpoint subnet, should an endpoint ever land here.
-        private_endpoint_network_policies="Enabled",
-        network_security_group=network.NetworkSecurityGroupArgs(id=workload_nsg.id),
-    )
+    def private_subnet(name: str, cidr: str, depends_on: list[pulumi.Resource]
+                       ) -> tuple[network.Subnet, network.NetworkSecurityGroup]:
+        nsg = _deny_internet_nsg(f"{prefix}-{name}-nsg", settings, rg)
+        subnet = network.Subnet(
+            f"{prefix}-{name}-snet",
+            resource_group_name=rg.name,
+            virtual_network_name=vnet.name,
+            address_prefix=cidr,
+            default_outbound_access=False,
+            # "Enabled" makes the NSG apply to private endpoint traffic too (set on both subnets,
+            # should an endpoint ever land in the workload subnet).
+            private_endpoint_network_policies="Enabled",
+            network_security_group=network.NetworkSecurityGroupArgs(id=nsg.id),
+            # Azure rejects concurrent writes to subnets of one VNet.
+            opts=pulumi.ResourceOptions(depends_on=depends_on),
+        )
+        return subnet, nsg
 
-    private_endpoint_nsg = _deny_internet_nsg(f"{prefix}-pe-nsg", settings, rg)
-    private_endpoint_subnet = network.Subnet(
-        f"{prefix}-pe-snet",
-        resource_group_name=rg.name,
-        virtual_network_name=vnet.name,
-        address_prefix=str(settings.private_endpoint_subnet_cidr),
-        default_outbound_access=False,
-        # "Enabled" makes the NSG apply to private endpoint traffic too.
-        private_endpoint_network_policies="Enabled",
-        network_security_group=network.NetworkSecurityGroupArgs(id=private_endpoint_nsg.id),
-        # Azure rejects concurrent writes to subnets of one VNet.
-        opts=pulumi.ResourceOptions(depends_on=[workload_subnet]),
-    )
+    workload_subnet, workload_nsg = private_subnet("workload", str(settings.workload_subnet_cidr), [])
+    private_endpoint_subnet, private_endpoint_nsg = private_subnet(
+        "pe", str(settings.private_endpoint_subnet_cidr), [workload_subnet])
 
     return Network(
         vnet=vnet,
