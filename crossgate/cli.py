@@ -157,6 +157,7 @@ def _report_errors(result, verbose: bool) -> None:
 def cmd_policies(args: argparse.Namespace) -> int:
     from .engine import describe_pack
     from .report.json_report import pack_doc
+    from .report.text import columns
 
     specs = _pack_specs(args)
     if not specs:
@@ -169,10 +170,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
         print(f"{info.name}@{info.version}: {len(info.policies)} policies")
         rows = [(p.name, p.kind, p.enforcement_level.value, p.severity.value or "-",
                  ", ".join(_types(p.tags)) or "-", ", ".join(_references(p)) or "-") for p in info.policies]
-        header = ("NAME", "KIND", "LEVEL", "SEVERITY", "RESOURCE TYPES", "REFERENCES")
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
-        for row in [header, *rows]:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+        print("\n".join(columns(rows, ("NAME", "KIND", "LEVEL", "SEVERITY", "RESOURCE TYPES", "REFERENCES"))))
     return 0
 
 

@@ -161,15 +161,12 @@ class _Pack:
 
         def run(proc: PackProcess, share: list[str]) -> analyzer_pb2.AnalyzeResponse:
             levels = {name: (level if self.kinds[name] != "stack" or name in share else Level.DISABLED)
-                      for name, level in self.resolved_levels().items()}
+                      for name, level in self.levels.items()}
             proc.call("Configure", pack_config.configure_request(self.resolved, levels), timeout=timeout)
             return proc.call("AnalyzeStack", request, timeout=timeout)
 
         with concurrent.futures.ThreadPoolExecutor(len(procs)) as ex:
             return list(ex.map(run, procs, shares))
-
-    def resolved_levels(self) -> dict[str, Level]:
-        return {name: cfg.level for name, cfg in self.resolved.items()}
 
     def call(self, method: str, request: Any, timeout: float) -> Any:
         proc = self.pool.get()

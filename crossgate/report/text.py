@@ -6,7 +6,8 @@ from ..model import Finding, GateResult, Verdict
 from .json_report import NOTHING_CHECKED
 
 
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+def columns(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+    """Rows as aligned columns under a header and a rule (also used by `crossgate policies`)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths)).rstrip()]
@@ -27,7 +28,7 @@ def format_result(result: GateResult) -> str:
         out.append("")
         rows = [(r.type, r.name, f"{r.source.file}:{r.source.line}" if r.source else "")
                 for r in result.resources if not r.type.startswith("pulumi:providers:")]
-        out += _table(rows, ("TYPE", "NAME", "DECLARED AT"))
+        out += columns(rows, ("TYPE", "NAME", "DECLARED AT"))
         out.append(f"{len(rows)} resources planned")
     placeholders = [i for i in result.invokes if i.placeholder]
     others = [i for i in result.invokes if not i.placeholder]
