@@ -64,6 +64,8 @@ def _add_gate_args(p: argparse.ArgumentParser) -> None:
                    help="processes per policy pack (default: number of cores)")
     p.add_argument("--waivers", metavar="FILE",
                    help="waivers file (default: policy-waivers.yaml in the project, if present)")
+    p.add_argument("--stack-tag", action="append", default=[], metavar="KEY=VALUE",
+                   help="a stack tag for the packs (repeatable); wins over the stack's own tags")
     _add_report_args(p)
 
 
@@ -107,6 +109,12 @@ def _pack_specs(args: argparse.Namespace):
     return pack_specs(args.policy_pack, args.policy_pack_config)
 
 
+def stack_tag_args(args: argparse.Namespace) -> dict[str, str]:
+    from .project import parse_stack_tag
+
+    return dict(parse_stack_tag(text) for text in getattr(args, "stack_tag", []) or [])
+
+
 def _write_reports(result, args: argparse.Namespace) -> None:
     from .report import formatter
 
@@ -134,7 +142,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if not args.stack:
         raise InputError("no stack given: pass --stack NAME (or set PULUMI_STACK)")
     options = GateOptions(packs=_pack_specs(args), unknowns=args.unknowns, timeout=args.timeout,
-                          parallel=args.parallel, progress=_progress(True), waivers=args.waivers)
+                          parallel=args.parallel, progress=_progress(True), waivers=args.waivers,
+                          stack_tags=stack_tag_args(args))
     try:
         result = preview(args.cwd, args.stack, options,
                          stack_reference_outputs=load_stack_reference_outputs(args.stack_reference_outputs))

@@ -20,8 +20,9 @@ from typing import Any, Iterable
 
 from google.protobuf import struct_pb2
 
+from . import urn as urns
 from . import wire
-from .engine import ROOT_STACK_TYPE, GateOptions, evaluate_plan, pack_specs, split_urn
+from .engine import ROOT_STACK_TYPE, GateOptions, evaluate_plan, pack_specs
 from .errors import GateError, InputError, read_json
 from .model import GateResult, PlannedResource, SourceLocation
 from .packs.process import StackIdentity
@@ -30,7 +31,6 @@ from .packs.process import StackIdentity
 _KEPT_OPS = {"same", "create", "update", "replace", "create-replacement", "import", "import-replacement",
              "read", "read-replacement", "refresh"}
 _SOURCE = re.compile(r"^project://(?P<path>/?[^#]*)#(?P<line>\d+)")
-_URN = re.compile(r"^urn:pulumi:[^:]+::[^:]+::.+::.+$")
 
 
 def _state_value(value: Any, *, blinded: str | None) -> Any:
@@ -55,7 +55,7 @@ def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: st
     if not isinstance(state, dict):
         raise InputError(f"{where}: resource #{index} is not an object")
     urn, rtype = state.get("urn"), state.get("type")
-    if not isinstance(urn, str) or not _URN.match(urn) or not isinstance(rtype, str):
+    if not urns.is_valid(urn) or not isinstance(rtype, str):
         raise InputError(f"{where}: resource #{index} has no valid 'urn' and 'type'")
     props = state.get(props_key)
     if props is None:
@@ -74,7 +74,7 @@ def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: st
         source = SourceLocation(match["path"].lstrip("/"), int(match["line"]))
     deps = state.get("propertyDependencies") or {}
     return PlannedResource(
-        urn=urn, type=rtype, name=split_urn(urn)[1], custom=bool(state.get("custom")), properties=struct,
+        urn=urn, type=rtype, name=urns.split(urn)[1], custom=bool(state.get("custom")), properties=struct,
         parent=state.get("parent") or None, dependencies=tuple(state.get("dependencies") or ()),
         property_dependencies={k: tuple(v or ()) for k, v in deps.items()},
         provider=state.get("provider") or None, protect=bool(state.get("protect")), source=source,
@@ -110,8 +110,9 @@ def resources_from_preview_json(doc: Any, where: str) -> list[PlannedResource]:
 
 def _stack_identity(resources: Iterable[PlannedResource]) -> tuple[str, str]:
     for r in resources:
-        parts = r.urn.split("::")
-        return parts[1], parts[0][len("urn:pulumi:"):]
+        parsed = urns.parse(r.urn)
+        if parsed is not None:
+            return parsed.project, parsed.stack
     return "unknown", "unknown"
 
 
@@ -139,5 +140,8 @@ def check(args: argparse.Namespace) -> GateResult:
         result.errors.append(exc.message)
         return result
     if not any(r.type == ROOT_STACK_TYPE for r in resources):
-        result.root_urn = f"urn:pulumi:{stack}::{project}::{ROOT_STACK_TYPE}::{project}-{stack}"
-    return evaluate_plan(result, resources, options, StackIdentity(project=project, stack=stack))
+        result.root_urn = urns.root(stack, project)
+    from .cli import stack_tag_args
+
+    tags = {"pulumi:project": project, **stack_tag_args(args)}
+    return evaluate_plan(result, resources, options, StackIdentity(project=project, stack=stack, tags=tags))

@@ -189,7 +189,8 @@ class InvokeAnswer:
 
 @dataclass
 class GateResult:
-    """Everything a run found. Built incrementally by the engine, read by reporters."""
+    """Everything a run found. Filled once, by :meth:`crossgate.collector.Collector.build`, with every
+    secret value already replaced; read by reporters."""
 
     project: str
     stack: str
@@ -215,24 +216,9 @@ class GateResult:
     root_urn: str = ""
     duration_seconds: float = 0.0
     _index: dict[str, PlannedResource] = field(default_factory=dict, repr=False, compare=False)
-    #: Known secret values, scrubbed from every message and value a report prints. Never reported.
+    #: Secret values known before the run (decrypted config), handed to the collector, which replaces
+    #: every secret in the result before any reporter sees it (then this is empty). Never reported.
     secret_values: set[str] = field(default_factory=set, repr=False, compare=False)
-
-    def scrub_secrets(self) -> None:
-        """Remove known secret values from messages, logs, errors and remediation values."""
-        secrets = self.secret_values
-        if not secrets:
-            return
-        import dataclasses
-
-        self.findings = [f if wire.scrub(f.message, secrets) == f.message
-                         else dataclasses.replace(f, message=wire.scrub(f.message, secrets)) for f in self.findings]
-        self.remediations = [dataclasses.replace(r, before=wire.scrub_value(dict(r.before), secrets),
-                                                 after=wire.scrub_value(dict(r.after), secrets), message=wire.scrub(
-                                                     r.message, secrets)) for r in self.remediations]
-        self.warnings = [wire.scrub(w, secrets) for w in self.warnings]
-        self.errors = [wire.scrub(e, secrets) for e in self.errors]
-        self.error_details = [wire.scrub(d, secrets) for d in self.error_details]
 
     # -- views -------------------------------------------------------------------------------
 

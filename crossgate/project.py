@@ -49,6 +49,7 @@ class Project:
     root: Path
     program_dir: Path
     runtime_options: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
 
     @property
     def interpreter(self) -> str:
@@ -92,7 +93,7 @@ class StackConfig:
                 found |= wire.secret_strings(wire.make_secret(json.loads(value.value)))
             except ValueError:
                 pass
-        return {s for s in found if len(s) >= wire.MIN_SCRUB_LENGTH}
+        return {s for s in found if s}
 
     def plain(self) -> dict[str, str]:
         """The config map without secret values, for packs' ``ConfigureStack``."""
@@ -142,7 +143,9 @@ def load_project(cwd: str | os.PathLike[str]) -> Project:
         raise InputError(f"{path}: main '{main}' is a file; crossgate expects a program directory")
     if not (program_dir / "__main__.py").exists():
         raise InputError(f"{path}: main '{main}' has no __main__.py")
-    return Project(name=name, root=root, program_dir=program_dir, runtime_options=options)
+    description = doc.get("description")
+    return Project(name=name, root=root, program_dir=program_dir, runtime_options=options,
+                   description=description if isinstance(description, str) else None)
 
 
 def validate_stack_name(stack: str) -> str:
@@ -291,3 +294,76 @@ def encrypt_for_tests(key_phrase: str, salt: bytes, plaintext: str) -> tuple[str
         return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(data).decode()}"
 
     return f"v1:{base64.b64encode(salt).decode()}:{enc('pulumi')}", enc(plaintext)
+
+
+# -- stack tags ------------------------------------------------------------------------------------
+
+TAGS_CONFIG_KEY = "pulumi:tags"
+
+
+def stack_tags(project: Project, config: StackConfig, *, extra: dict[str, str] | None = None,
+               env: dict[str, str] | None = None) -> dict[str, str]:
+    """The stack's tags as the CLI hands them to packs (``ConfigureStack``).
+
+    As ``backend.GetMergedStackTags`` does: the tags the backend keeps for the stack (the file
+    backend's ``.pulumi/stacks/<project>/<stack>.pulumi-tags`` when ``PULUMI_BACKEND_URL`` is a
+    ``file://`` URL), overwritten by the tags the CLI derives itself (``pulumi:project``,
+    ``pulumi:runtime``, ``pulumi:description``) and by ``pulumi:tags`` in the project or stack
+    config; then ``extra`` (``--stack-tag``) wins over everything.
+    """
+    env = dict(os.environ) if env is None else env
+    short = config.stack.rsplit("/", 1)[-1]
+    tags = _backend_tags(env.get("PULUMI_BACKEND_URL", ""), project.name, short)
+    tags.update({"pulumi:project": project.name, "pulumi:runtime": "python"})
+    if project.description:
+        tags["pulumi:description"] = project.description
+    configured = config.values.get(TAGS_CONFIG_KEY)
+    if configured is not None:
+        if configured.secret:
+            raise InputError(f"{TAGS_CONFIG_KEY} must not be a secret: stack tags are not secret")
+        try:
+            doc = json.loads(configured.value)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise InputError(f"{TAGS_CONFIG_KEY} must be an object of strings")
+        for name, value in doc.items():
+            if not isinstance(value, str):
+                raise InputError(f"{TAGS_CONFIG_KEY}[{name}] must be a string")
+            tags[name] = value
+    tags.update(extra or {})
+    return tags
+
+
+def _backend_tags(url: str, project: str, stack: str) -> dict[str, str]:
+    """The file backend's tags for the stack; other backends keep them in the cloud (nothing offline)."""
+    if not url.startswith("file://"):
+        return {}
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    root = Path(os.path.expanduser(unquote(parsed.netloc + parsed.path) or "~"))
+    path = root / ".pulumi" / "stacks" / project / f"{stack}.pulumi-tags"
+    if not path.exists():
+        return {}
+    where = f"stack tags file {path}"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read {where}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise InputError(f"{where} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("version") != 1:
+        raise InputError(f"{where}: unsupported stack tags version (expected {{\"version\": 1, \"tags\": {{...}}}})")
+    tags = doc.get("tags") or {}
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise InputError(f"{where}: 'tags' must be an object of strings")
+    return dict(tags)
+
+
+def parse_stack_tag(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` from ``--stack-tag``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--stack-tag {text!r}: expected KEY=VALUE")
+    return key.strip(), value

@@ -18,7 +18,7 @@ from google.protobuf.json_format import MessageToDict
 from pulumi.runtime.proto import analyzer_pb2
 
 from ..errors import InputError, read_json
-from ..model import Level
+from ..model import Level, Severity
 from . import settings
 
 _LEVEL_FROM_PROTO = {
@@ -36,6 +36,24 @@ def level_from_proto(value: int) -> Level:
 
 def level_to_proto(level: Level) -> int:
     return _LEVEL_TO_PROTO[level]
+
+
+_SEVERITY_FROM_PROTO = {
+    analyzer_pb2.POLICY_SEVERITY_LOW: Severity.LOW,
+    analyzer_pb2.POLICY_SEVERITY_MEDIUM: Severity.MEDIUM,
+    analyzer_pb2.POLICY_SEVERITY_HIGH: Severity.HIGH,
+    analyzer_pb2.POLICY_SEVERITY_CRITICAL: Severity.CRITICAL,
+}
+_KIND_FROM_PROTO = {analyzer_pb2.POLICY_TYPE_RESOURCE: "resource", analyzer_pb2.POLICY_TYPE_STACK: "stack"}
+
+
+def severity_from_proto(value: int) -> Severity:
+    return _SEVERITY_FROM_PROTO.get(value, Severity.UNSPECIFIED)
+
+
+def kind_from_proto(value: int) -> str:
+    """A policy's type as crossgate names it: "resource" (the protobuf default) or "stack"."""
+    return _KIND_FROM_PROTO.get(value, "resource")
 
 
 @dataclass

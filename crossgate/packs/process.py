@@ -113,6 +113,11 @@ class PackProcess:
     def label(self) -> str:
         return f"policy pack {self.manifest.path.name}"
 
+    @property
+    def pid(self) -> int | None:
+        """The pack server's process id while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self, deadline: float) -> None:
         import json
 
