@@ -185,15 +185,17 @@ class Collector:
         """Fill ``header`` (project, stack, origin...) with everything collected, once: ordered,
         waivers applied, secrets replaced. Returns ``header``."""
         with self._lock:
+            # Whatever the caller put in the header already (findings about the program itself,
+            # errors before the run) comes first and is kept.
             result = header
-            result.resources = sorted(self._resources, key=lambda r: r.order)
-            result.packs = [info for info, _ in self._packs]
-            result.downgrades = [note for _, notes in self._packs for note in notes]
-            result.findings = [finding for finding, _ in self._findings]
-            result.remediations = list(self._remediations)
+            result.resources = sorted([*result.resources, *self._resources], key=lambda r: r.order)
+            result.packs = [*result.packs, *(info for info, _ in self._packs)]
+            result.downgrades = [*result.downgrades, *(note for _, notes in self._packs for note in notes)]
+            scopes = [f.urn for f in result.findings] + [scope for _, scope in self._findings]
+            result.findings = [*result.findings, *(finding for finding, _ in self._findings)]
+            result.remediations = [*result.remediations, *self._remediations]
             result.errors = [*result.errors, *(e for e in self._errors if e not in result.errors)]
             result.error_details = [*result.error_details, *self._details]
-            scopes = [scope for _, scope in self._findings]
         self._apply_waivers(result, packs, waivers, today)
         for value in header.secret_values:
             self.secrets.add_value(value)

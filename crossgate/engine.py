@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,10 @@ class GateOptions:
     stack_outputs: dict[str, struct_pb2.Struct] = field(default_factory=dict)
     #: Stack tags given on the command line (``--stack-tag KEY=VALUE``); they win over the stack's own.
     stack_tags: dict[str, str] = field(default_factory=dict)
+    #: Run the program without access to the gate's network (see :func:`network_isolation`): None
+    #: when the system allows it; False never (evaluation then waits for the program to end); True
+    #: always (an error where unavailable). Both ways are sound; isolation lets evaluation overlap.
+    isolate_network: bool | None = None
 
 
 def pack_specs(packs: Sequence[str], configs: Sequence[str]) -> list[PackSpec]:
@@ -229,12 +234,52 @@ def _analyze_request(resource: PlannedResource, props: struct_pb2.Struct) -> ana
     return request
 
 
-# -- what the program leaves behind ----------------------------------------------------------------
+# -- keeping the program away from the packs --------------------------------------------------------
 #
 # A pack's port is reachable by anything on 127.0.0.1, and the program under review runs while the
-# packs start. Analysis therefore waits until the program, and every process it started, has ended:
-# the gate becomes the reaper of the program's orphans (Linux), stops whatever is left, and only then
-# re-sends its own configuration to the packs (see crossgate.packs.pool).
+# packs start: it could send a pack its own Configure (every policy disabled). Where the system allows
+# it (Linux with unprivileged user namespaces), the program runs in network namespaces of its own,
+# where the gate's 127.0.0.1 does not exist, and policies are evaluated while it runs. Elsewhere,
+# evaluation waits until the program and every process it started have ended (the gate reaps the
+# program's orphans, Linux), then the gate re-sends its own configuration (crossgate.packs.pool).
+# Either way the program's leftover processes are stopped before the packs are judged by.
+
+_ISOLATION = ("unshare", "--user", "--map-current-user", "--net", "--")
+_isolation_checked: list[tuple[str, ...]] = []
+
+
+def network_isolation() -> tuple[str, ...]:
+    """The command prefix that runs a process without access to the gate's network, or () if the
+    system doesn't allow it. Probed once per process."""
+    if not _isolation_checked:
+        import shutil
+        import subprocess
+
+        prefix: tuple[str, ...] = ()
+        if sys.platform.startswith("linux") and shutil.which("unshare"):
+            try:
+                probe = subprocess.run([*_ISOLATION, sys.executable, "-c", _ISOLATION_PROBE], capture_output=True,
+                                       timeout=10, stdin=subprocess.DEVNULL)
+                if probe.returncode == 0:
+                    prefix = _ISOLATION
+            except (OSError, subprocess.SubprocessError):
+                pass
+        _isolation_checked.append(prefix)
+    return _isolation_checked[0]
+
+
+# Inside the namespaces, connecting to the host's loopback must fail.
+_ISOLATION_PROBE = """
+import socket, sys
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect(("127.0.0.1", 9))
+except OSError as exc:
+    sys.exit(0 if exc.errno == 101 else 1)  # ENETUNREACH: no loopback in the new namespace
+sys.exit(1)
+"""
+
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -314,13 +359,19 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
         result.warnings.append(
             f"secure config {', '.join(config.undecrypted)} could not be decrypted (no passphrase): the program "
             "saw unknown values; set PULUMI_CONFIG_PASSPHRASE to evaluate them")
+    isolation = network_isolation() if options.isolate_network is not False else ()
+    if options.isolate_network and not isolation:
+        gate.record_error(InputError("network isolation for the program is not available on this system"))
     reaping = _become_subreaper()
     before = _children() if reaping else set()
     gate.start()
+    if isolation:
+        gate.open_analysis(reassert=False)  # the program can't reach the packs: evaluate as it runs
     program_ok = False
     try:
         outcome = run_program(project, config, on_resource=gate.submit,
-                              stack_reference_outputs=stack_reference_outputs, deadline=gate.deadline)
+                              stack_reference_outputs=stack_reference_outputs, deadline=gate.deadline,
+                              launcher=isolation)
         result.root_urn = outcome.root_urn
         result.invokes = outcome.invokes
         result.warnings.extend(outcome.warnings)
@@ -335,7 +386,8 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
             if left:
                 result.warnings.append(f"the program left {left} process(es) running after it exited; crossgate "
                                        "stopped them before evaluating policies")
-        gate.open_analysis()
+        if not isolation:
+            gate.open_analysis()
     except GateError as exc:
         gate.record_error(exc)
     finally:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from google.protobuf import struct_pb2
 
@@ -86,8 +86,11 @@ def run_program(
     stack_reference_outputs: dict[str, dict[str, Any]] | None = None,
     deadline: float | None = None,
     verbose: bool = False,
+    launcher: Sequence[str] = (),
 ) -> ProgramOutcome:
-    """Run the program to completion; raise :class:`ProgramError` if it fails in any way."""
+    """Run the program to completion; raise :class:`ProgramError` if it fails in any way.
+
+    ``launcher`` prefixes the command (the engine's network isolation, ``unshare ...``)."""
     interpreter = project.interpreter
     options = {
         "project": project.name,
@@ -111,7 +114,7 @@ def run_program(
     output = tempfile.TemporaryFile()
     try:
         proc = subprocess.Popen(
-            [interpreter, "-u", str(HOST)],
+            [*launcher, interpreter, "-u", str(HOST)],
             cwd=project.program_dir,
             env=env,
             stdin=subprocess.DEVNULL,

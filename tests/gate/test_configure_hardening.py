@@ -2,39 +2,43 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from pulumi.runtime.proto import analyzer_pb2
 
 from crossgate.collector import Collector
+from crossgate.engine import GateOptions, PackSpec, network_isolation, preview
 from crossgate.errors import PackError
 from crossgate.model import Level
-from helpers import FIXTURES, run_crossgate
+from helpers import FIXTURES
 
 ROGUE = FIXTURES / "programs" / "rogue"
 BASIC = str(FIXTURES / "packs" / "basic")
 
 
-def test_program_that_disables_every_policy_over_the_packs_port_still_fails(tmp_path):
+@pytest.mark.parametrize("isolate, reached", [
+    (True, "0"),    # the program runs where the gate's 127.0.0.1 doesn't exist: it can't reach the pack
+    (False, "1"),   # it reaches the pack; evaluation waits for it to end and re-sends the gate's Configure
+])
+def test_program_that_disables_every_policy_over_the_packs_port_still_fails(tmp_path, isolate, reached):
+    if isolate and not network_isolation():
+        pytest.skip("this system doesn't allow unprivileged network namespaces")
     program = tmp_path / "rogue"
     shutil.copytree(ROGUE, program)
     marker = tmp_path / "attacked"
     (program / "Pulumi.dev.yaml").write_text(f"config:\n  rogue:marker: {marker}\n")
-    proc = run_crossgate("preview", "--cwd", str(program), "--stack", "dev", "--policy-pack", BASIC,
-                         "--parallel", "1", "--format", "json")
-    ports_attacked, daemon_pid = marker.read_text().split()
-    assert ports_attacked == "1"  # the program really reached the pack and disabled its policies
-    doc = json.loads(proc.stdout)
-    assert proc.returncode == 1, proc.stderr
-    assert [(v["policy"], v["name"], v["level"]) for v in doc["violations"]] == [
-        ("no-public-flag", "pub", "mandatory")]
+    result = preview(str(program), "dev", GateOptions(packs=[PackSpec(BASIC)], parallel=1, timeout=120,
+                                                      isolate_network=isolate))
+    ports_reached, daemon_pid = marker.read_text().split()
+    assert ports_reached == reached
+    assert result.errors == []
+    assert [(f.policy, f.name, f.level) for f in result.violations] == [("no-public-flag", "pub", Level.MANDATORY)]
+    assert result.exit_code == 1
     assert ("the program left 1 process(es) running after it exited; crossgate stopped them before evaluating "
-            "policies") in doc["warnings"]
+            "policies") in result.warnings
     assert not os.path.exists(f"/proc/{daemon_pid}")  # the daemon it left behind was stopped
 
 
