@@ -226,7 +226,7 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
         parsed = urns.parse(value)
         if parsed is None:
             return secrets.text(value)
-        return value[: len(value) - len(parsed.name)] + secrets.name(parsed.name)
+        return value[: len(value) - len(parsed.name)] + secrets.text(parsed.name)
 
     def ref(value: str | None) -> str | None:
         if not value:
@@ -242,7 +242,7 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
             props = struct_pb2.Struct()
             props.update(secrets.value(wire.blind(MessageToDict(resource.properties))))
         resources.append(dataclasses.replace(
-            resource, urn=urn(resource.urn), name=secrets.name(resource.name), properties=props,
+            resource, urn=urn(resource.urn), name=secrets.text(resource.name), properties=props,
             parent=ref(resource.parent), provider=ref(resource.provider),
             dependencies=tuple(urn(d) for d in resource.dependencies),
             property_dependencies={k: tuple(urn(d) for d in v) for k, v in resource.property_dependencies.items()}))
@@ -256,11 +256,11 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
         if waiver is not None:
             waiver = dataclasses.replace(waiver, resource=secrets.text(waiver.resource))
         findings.append(dataclasses.replace(
-            finding, urn=urn(finding.urn), name=secrets.name(finding.name),
+            finding, urn=urn(finding.urn), name=secrets.text(finding.name),
             message=secrets.text(finding.message, scope), waiver=waiver))
     result.findings = findings
     result.remediations = [dataclasses.replace(
-        r, urn=urn(r.urn), name=secrets.name(r.name), message=secrets.text(r.message, r.urn),
+        r, urn=urn(r.urn), name=secrets.text(r.name), message=secrets.text(r.message, r.urn),
         before=secrets.value(dict(r.before), r.urn), after=secrets.value(dict(r.after), r.urn))
         for r in result.remediations]
     everywhere = wire.ALL_RESOURCES

@@ -2,11 +2,15 @@
 
 Order, per pack (see ``ENGINE.md``): ConfigureStack, GetAnalyzerInfo, config reconciliation,
 Configure; then per resource Remediate (one pack at a time) and Analyze on the remediated
-properties; finally AnalyzeStack over everything. Packs start while the program runs, resources are
-analysed as they register, and each pack may run in several processes to use every core.
+properties; finally AnalyzeStack over everything. Each pack may run in several processes to use
+every core. Packs start while the program runs; resources are analysed as they register when the
+program runs without access to the gate's network, else once it has ended (see
+:func:`network_isolation`).
 
-Anything that prevents a complete evaluation is recorded in ``GateResult.errors`` (exit 2), and what
-was evaluated up to then is still reported.
+Who does what: :mod:`crossgate.packs.pool` runs and configures the packs, :mod:`crossgate.collector`
+turns their replies into findings and builds the result, and this module keeps the engine's order
+under one deadline. Anything that prevents a complete evaluation is recorded in
+``GateResult.errors`` (exit 2), and what was evaluated up to then is still reported.
 """
 
 from __future__ import annotations
@@ -160,7 +164,11 @@ class Gate:
         """Wait for per-resource work, run AnalyzeStack if everything so far succeeded, stop packs,
         and build the result into ``header``."""
         try:
-            self._open.set()  # harmless when already open; never leaves work waiting forever
+            if not self._open.is_set():
+                # Only an error skips open_analysis; analysis then stops at once (nothing unchecked runs).
+                if not self.collector.failed:
+                    self.record_error(PackError("policies were never evaluated (internal error)"))
+                self._open.set()
             # Packs first: a pack's own start-up error names the cause better than a timeout.
             for pack in self.pool:
                 try:

@@ -234,10 +234,6 @@ class Secrets:
             return [self.value(v, scope) for v in value]
         return value
 
-    def name(self, name: str) -> str:
-        """A resource name (a whole field, so short secrets count too)."""
-        return self.text(name)
-
 
 class _AllResources:
     def __repr__(self) -> str:
@@ -248,22 +244,14 @@ class _AllResources:
 ALL_RESOURCES: Any = _AllResources()
 
 
-def scrub(text: str, secrets: "set[str] | frozenset[str]") -> str:
-    """Replace every known secret value in free text (messages, logs, errors)."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, SCRUBBED)
-    return text
-
-
 def scrub_value(value: Any, secrets: "set[str] | frozenset[str]") -> Any:
-    """Scrub secrets out of the strings of an already-redacted value."""
+    """Scrub known secret strings out of the strings and keys of an already-redacted value.
+
+    The engine's result is already scrubbed (see :class:`Secrets`); this serves callers that hold a
+    value and a set of secret strings only."""
     if not secrets:
         return value
-    if isinstance(value, str):
-        return scrub(value, secrets)
-    if isinstance(value, dict):
-        return {k: scrub_value(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub_value(v, secrets) for v in value]
-    return value
+    known = Secrets()
+    for secret in secrets:
+        known.add_value(secret)
+    return known.value(value)

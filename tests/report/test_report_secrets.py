@@ -99,7 +99,7 @@ def test_short_secret_numbers_and_booleans_are_replaced_only_as_whole_words_abou
     # ...but text about any resource (stack findings, errors, logs) is scrubbed of them all.
     assert secrets.text("keeps 42 days", wire.ALL_RESOURCES) == "keeps [secret] days"
     # A whole field that is a short secret is replaced wherever it is.
-    assert secrets.name("a") == "[secret]"
+    assert secrets.text("a") == "[secret]"
 
 
 def test_a_marker_is_never_scrubbed_again():
