@@ -80,9 +80,9 @@ UNCAPPED_DRIVER = """
 import sys
 import crossgate.engine as engine
 _init = engine.Gate.__init__
-def _uncapped(self, result, options, identity):
+def _uncapped(self, options, identity):
     options.call_timeout = max(options.call_timeout, options.timeout)
-    _init(self, result, options, identity)
+    _init(self, options, identity)
 engine.Gate.__init__ = _uncapped
 from crossgate.cli import main
 sys.exit(main(sys.argv[1:]))

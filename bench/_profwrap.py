@@ -106,9 +106,9 @@ def _uncap_call_timeout() -> None:
 
     init = engine.Gate.__init__
 
-    def uncapped(self, result, options, identity):  # type: ignore[no-untyped-def]
+    def uncapped(self, options, identity):  # type: ignore[no-untyped-def]
         options.call_timeout = max(options.call_timeout, options.timeout)
-        init(self, result, options, identity)
+        init(self, options, identity)
 
     engine.Gate.__init__ = uncapped  # type: ignore[method-assign]
 
