@@ -183,18 +183,22 @@ def load_waivers(path: str | Path, *, deadline: float | None = None) -> list[Wai
     if doc is None:
         return []
     lines = dict(_lines(node))
-    problems = list({path: problem for path, problem in reversed([_problem(e) for e in _validator().iter_errors(doc)])}
-                    .items())  # one problem per field
-    for field_path, problem in sorted(problems, key=lambda p: (lines.get(p[0], lines.get(p[0][:-1], 0)), p[0] != ())):
-        line = lines.get(field_path) or lines.get(field_path[:-1])
-        raise InputError(f"{where}" + (f", line {line}" if line else "") + f": {_field(field_path)} {problem}"
-                         + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""))
+
+    def line_of(field_path: tuple[Any, ...]) -> int:  # a missing field is reported at its waiver's line
+        return lines.get(field_path) or lines.get(field_path[:-1]) or 1
+
+    # One problem per field; the first in the file is reported, with how many more there are.
+    problems = dict(reversed([_problem(e) for e in _validator().iter_errors(doc)]))
+    if problems:
+        field_path = min(problems, key=lambda p: (line_of(p), len(p)))
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise InputError(f"{where}, line {line_of(field_path)}: {_field(field_path)} {problems[field_path]}{more}")
     waivers = []
     for i, entry in enumerate(doc["waivers"]):
         try:
             dt.date.fromisoformat(entry["expires"])
         except ValueError:
-            raise InputError(f"{where}, line {lines.get(('waivers', i, 'expires'))}: waivers[{i}].expires "
+            raise InputError(f"{where}, line {line_of(('waivers', i, 'expires'))}: waivers[{i}].expires "
                              f"{_short(entry['expires'])} is not a date (YYYY-MM-DD)") from None
         waivers.append(Waiver(policy=entry["policy"], resource=entry["resource"], reason=entry["reason"].strip(),
                               owner=entry["owner"].strip(), expires=entry["expires"]))
