@@ -10,6 +10,7 @@ resources outside the stack) are accepted where a policy says so.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
@@ -48,16 +49,51 @@ _PROVIDER_TYPES = {
 PRIVATELINK_ZONES = sorted({zone for groups in LINK_GROUPS.values() for zones in groups.values() for zone in zones})
 
 
+@dataclass(frozen=True)
+class ArmId:
+    """The parts of a literal ARM resource id that identify a resource: provider type, name, resource group."""
+
+    #: ``microsoft.storage/storageaccounts`` (lower case; the last provider segment and its type).
+    provider_type: str
+    #: The resource's name, as written.
+    name: str
+    #: The resource group's name as written, or None for ids above resource-group level.
+    resource_group: str | None
+
+    @classmethod
+    def parse(cls, arm_id: str) -> "ArmId | None":
+        """``/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv`` -> its parts, else None.
+
+        A child id (``.../storageAccounts/a/blobServices/default``) yields its top-level parent; an extension id
+        (``<scope>/providers/Microsoft.Authorization/roleAssignments/g``) yields the extension resource.
+        """
+        parts = [p for p in arm_id.strip().split("/") if p]
+        lowered = [p.casefold() for p in parts]
+        if "providers" not in lowered:
+            return None
+        i = len(lowered) - 1 - lowered[::-1].index("providers")  # the innermost resource of an extension id
+        if len(parts) < i + 4:
+            return None
+        group = None
+        for j in range(i - 1):
+            if lowered[j] == "resourcegroups":
+                group = parts[j + 1]
+        return cls(f"{lowered[i + 1]}/{lowered[i + 2]}", parts[i + 3], group)
+
+    def names(self, stack: StackView, resource: PolicyResource, name_property: str) -> bool:
+        """Whether this id denotes ``resource``: its literal name matches (and its resource group, when both are
+        literal), ignoring case."""
+        name = stack.peek(resource, name_property)
+        if not (isinstance(name, str) and eq(name, self.name)):
+            return False
+        group = stack.peek(resource, "resourceGroupName")
+        return not (isinstance(group, str) and self.resource_group is not None and not eq(group, self.resource_group))
+
+
 def arm_type(arm_id: str) -> str | None:
     """The canonical type of a literal ARM id of a known private-link target, else None."""
-    parts = arm_id.strip("/").split("/")
-    lowered = [p.casefold() for p in parts]
-    if "providers" not in lowered:
-        return None
-    i = len(lowered) - 1 - lowered[::-1].index("providers")
-    if len(parts) < i + 4:
-        return None
-    return _PROVIDER_TYPES.get(f"{lowered[i + 1]}/{lowered[i + 2]}")
+    parsed = ArmId.parse(arm_id)
+    return _PROVIDER_TYPES.get(parsed.provider_type) if parsed else None
 
 
 def zone_of(arm_id: str) -> str | None:
