@@ -93,8 +93,9 @@ _BROAD_TYPES = {"DeploymentAtSubscriptionScope", "DeploymentAtManagementGroupSco
 SINGLE_ROLE_GRANTS = (ROLE_ASSIGNMENT, PIM_ELIGIBILITY, ELIGIBILITY_REQUEST, ASSIGNMENT_REQUEST)
 #: Every resource that grants roles: the single-role grants and Lighthouse delegations.
 ROLE_GRANTS = (*SINGLE_ROLE_GRANTS, REGISTRATION_DEFINITION)
-#: Everything whose ``scope`` decides where roles apply.
-SCOPED_GRANTS = (*ROLE_GRANTS, REGISTRATION_ASSIGNMENT)
+#: Everything whose ``scope`` decides where roles apply. A Lighthouse definition applies where it is assigned,
+#: so its assignment's scope counts, not its own.
+SCOPED_GRANTS = (*SINGLE_ROLE_GRANTS, REGISTRATION_ASSIGNMENT)
 #: PIM request types that take access away rather than grant it.
 _REMOVING_REQUESTS = ("AdminRemove", "SelfDeactivate")
 _NOUNS = {
@@ -372,7 +373,9 @@ def rbac_data_role_scoped_to_resource(stack, config):
                 continue
             provider_type, what = _DATA_PROVIDERS[module]
             scope = stack.peek(resource, "scope")
-            if isinstance(scope, str):
+            if stack.is_type(resource, REGISTRATION_DEFINITION):
+                where = "the subscription or resource group it is assigned to (Lighthouse delegates no narrower)"
+            elif isinstance(scope, str):
                 parsed = ArmId.parse(scope)
                 if parsed is not None and parsed.provider_type == provider_type:
                     continue
