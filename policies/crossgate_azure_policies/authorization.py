@@ -1,9 +1,17 @@
-"""Azure RBAC role assignments: least-privilege roles, narrow scopes, explicit principal types.
+"""Azure RBAC role grants: least-privilege roles, narrow scopes, explicit principal types.
+
+A role is granted by a role assignment, a PIM eligibility schedule, a PIM eligibility or assignment
+schedule request (ARM-only types, reached through generic resources and templates under the
+azure-native-style tokens below), or an Azure Lighthouse registration definition (its
+authorizations, eligible authorizations and the roles a User Access Administrator may delegate),
+which applies where its registration assignment puts it. Every grant meets the same rules.
 
 Roles are matched by the lower-cased GUID at the end of ``roleDefinitionId``, a literal in any
-program that names a built-in role. A role assignment's ``scope`` is usually another resource's id,
-unknown during preview, so the scope policies are stack policies that resolve it through the
-resource it was computed from.
+program that names a built-in role. A role that is absent, or unknown, makes the role policies
+indeterminate; only the stack policy can tell an unknown role computed from a custom
+``RoleDefinition`` in the stack (never a built-in data role). A grant's ``scope`` is usually another
+resource's id, unknown during preview, so the scope policies are stack policies that resolve it
+through the resource it was computed from; a literal scope is judged by its value.
 """
 
 from __future__ import annotations

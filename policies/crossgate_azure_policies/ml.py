@@ -38,7 +38,8 @@ def _inherits(args: Any, prop: str) -> bool:
 
 @resource_rule(Control(
     slug="ml-public-network-disabled",
-    description="ML workspaces must disable public network access.",
+    description="ML workspaces must disable public network access (an AI Foundry project that sets none inherits "
+                "its hub's).",
     severity=Severity.CRITICAL,
     resource_types=(WORKSPACE,),
     remediation="Set `publicNetworkAccess` to 'Disabled' (a missing value means enabled) and reach the workspace "
@@ -57,7 +58,7 @@ def ml_public_network_disabled(args, config):
 @resource_rule(Control(
     slug="ml-managed-network-isolation",
     description="ML workspaces must use managed VNet isolation that allows only approved outbound traffic "
-                "(data-exfiltration guard).",
+                "(data-exfiltration guard); an AI Foundry project that sets none inherits its hub's.",
     severity=Severity.HIGH,
     resource_types=(WORKSPACE,),
     remediation="Set `managedNetwork.isolationMode` to 'AllowOnlyApprovedOutbound' and list the needed outbound "

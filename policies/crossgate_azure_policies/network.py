@@ -2,7 +2,14 @@
 
 Subnets come either as standalone ``network:Subnet`` resources or inline in
 ``VirtualNetwork.subnets[]``, and NSG rules either inline in ``securityRules[]`` or as standalone
-``network:SecurityRule`` resources; each policy checks both shapes.
+``network:SecurityRule`` resources; each policy checks both shapes. Azure Virtual Network Manager
+security admin rules (``network:AdminRule``, access 'Allow' or 'AlwaysAllow') are judged like NSG
+rules: Azure applies them before any NSG, and 'AlwaysAllow' overrides the NSGs.
+
+A rule is open to the Internet when the union of its sources admits more public addresses than the
+policy's ``maxPublicSourceAddresses`` (see ``_addresses``). The one exposure Azure requires, inbound
+TCP 443 on the NSG of ``AzureBastionSubnet``, takes the stack to see (an NSG does not know its
+subnets), so nsg-deny-http-from-internet is a stack policy.
 """
 
 from __future__ import annotations

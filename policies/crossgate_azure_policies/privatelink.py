@@ -1,7 +1,9 @@
 """Private Link: private endpoints, their DNS, and the policies that require an endpoint per service.
 
 Every check here follows relations between resources, so these are stack policies. An endpoint's
-target is the resource its ``privateLinkServiceConnections`` input was computed from; a zone
+target is what its ``privateLinkServiceId`` names: a literal ARM id decides by its value (matched
+to the stack's resource by provider type and name); an unknown id is the one resource the
+``privateLinkServiceConnections`` input was computed from (see :func:`endpoint_targets`). A zone
 group's endpoint and zones are the resources its ``privateEndpointName`` and
 ``privateDnsZoneConfigs`` came from; a VNet link's zone and network likewise. Literal ARM ids (for
 resources outside the stack) are accepted where a policy says so.
@@ -294,7 +296,9 @@ def kv_private_endpoint_required(stack, config):
 
 @stack_rule(Control(
     slug="ml-private-endpoint-required",
-    description="Every ML workspace must be reachable through its own private endpoint (group 'amlworkspace').",
+    description="Every ML workspace must be reachable through its own private endpoint (group 'amlworkspace'); an "
+                "AI Foundry project (kind 'Project') is reached through the endpoint of its hub, which must be a "
+                "kind 'Hub' workspace declared in the stack.",
     severity=Severity.HIGH,
     resource_types=(WORKSPACE,),
     remediation="Declare a `network:PrivateEndpoint` with `privateLinkServiceConnections` "

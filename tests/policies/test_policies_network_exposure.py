@@ -16,7 +16,7 @@ from crossgate.testing import Resource, evaluate
 from crossgate.wire import UNKNOWN
 from crossgate_azure_policies._addresses import admitted
 from policy_cases import assert_case, evaluate_cases, fail, ok
-from policy_stack import REPO_PACK, U, Spec, add, chain, diagnostics, rewire, set_
+from policy_stack import REPO_PACK, U, Spec, add, chain, diagnostics, set_
 
 SSH, RDP, HTTP, UDP, ANY = ("nsg-deny-ssh-from-internet", "nsg-deny-rdp-from-internet", "nsg-deny-http-from-internet",
                             "nsg-deny-udp-from-internet", "nsg-deny-any-inbound-from-internet")
