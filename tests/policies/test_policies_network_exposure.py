@@ -127,6 +127,8 @@ CASES = [
          also={(UDP, "admin")}),
     fail(HTTP, "admin", add("admin", admin_rule("AlwaysAllow", "Tcp", ["443"], [("*", "IPPrefix")])),
          "allows Tcp port(s) 443 from '*', exposing HTTP/HTTPS", variant="admin-https"),
+    fail(SSH, "admin", chain(add("admin", admin_rule("AlwaysAllow", "Tcp", ["22"], [])), set_("admin", "sources", None)),
+         "allows Tcp port(s) 22 from '*', exposing SSH (22)", variant="admin-without-sources"),
     ok("admin-rule-deny-from-internet", "admin",
        add("admin", admin_rule("Deny", "Any", ["0-65535"], [("Internet", "ServiceTag")]))),
     ok("admin-rule-from-virtual-network", "admin",
