@@ -468,10 +468,10 @@ def _subnets_using(stack: StackView, nsg: PolicyResource) -> list[Any]:
     for user in stack.dependents(nsg, "networkSecurityGroup"):
         names.append(stack.peek(user, "subnetName") if stack.is_type(user, SUBNET) else None)
     if isinstance(stack.peek(nsg, "networkSecurityGroupName"), str):  # else no literal id can name it
-        for subnet in stack.of_type(SUBNET):
-            if not stack.deps(subnet, "networkSecurityGroup") and _refers_to(
-                    stack, stack.peek(subnet, "networkSecurityGroup.id"), nsg):
-                names.append(stack.peek(subnet, "subnetName"))
+        for user in stack.resources:  # subnets, NICs... that name it by a literal id
+            if not stack.deps(user, "networkSecurityGroup") and _refers_to(
+                    stack, stack.peek(user, "networkSecurityGroup.id"), nsg):
+                names.append(stack.peek(user, "subnetName") if stack.is_type(user, SUBNET) else None)
     for vnet in stack.of_type(VNET):
         computed = nsg in stack.deps(vnet, "subnets")
         inline = stack.peek(vnet, "subnets")

@@ -160,6 +160,16 @@ CASES = [
          "rule 'AllowHttpsInbound' allows Tcp port(s) 443 from 'Internet'", variant="bastion-rules-on-no-subnet"),
     fail(HTTP, "nsg-bastion", with_bastion(add("snet-other", bastion_subnet("workload-2", "nsg-bastion"))),
          "rule 'AllowHttpsInbound' allows Tcp port(s) 443 from 'Internet'", variant="bastion-nsg-shared"),
+    fail(HTTP, "nsg-bastion", chain(
+        add("nsg-bastion", bastion_nsg(name="nsg-bastion-and-nic")),
+        add("diag-nsg-bastion", diagnostics("nsg-bastion", ["allLogs"])),
+        set_("spoke", "subnets.2", {**INLINE_BASTION_SUBNET, "networkSecurityGroup": {"id": LITERAL_NSG_ID.replace(
+            LITERAL_NSG_NAME, "nsg-bastion-and-nic")}}),
+        add("nic", Spec("azure-native:network:NetworkInterface", {
+            "resourceGroupName": "rg-data", "location": "westeurope",
+            "networkSecurityGroup": {"id": LITERAL_NSG_ID.replace(LITERAL_NSG_NAME, "NSG-BASTION-AND-NIC")},
+            "ipConfigurations": [{"name": "ipconfig", "subnet": {"id": U}}]}, {"ipConfigurations": ["snet-workload"]}))),
+         "rule 'AllowHttpsInbound' allows Tcp port(s) 443 from 'Internet'", variant="bastion-nsg-also-on-a-nic"),
     fail(HTTP, "nsg-bastion", with_bastion(subnet=bastion_subnet("NotBastionSubnet")),
          "rule 'AllowHttpsInbound' allows Tcp port(s) 443 from 'Internet'", variant="bastion-rules-elsewhere"),
     fail(HTTP, "nsg-workload", set_("nsg-workload", "securityRules.3", BASTION_RULES[0]),
