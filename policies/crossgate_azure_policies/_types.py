@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["AZURE_NATIVE", "ArmType", "ARM_TYPES", "arm_type", "canonical_type", "type_matches",
-           "is_type_pattern", "pattern_matches"]
+__all__ = ["AZURE_NATIVE", "ArmType", "ARM_TYPES", "arm_type", "arm_types_of", "canonical_type", "spellings",
+           "type_matches", "is_type_pattern", "pattern_matches", "register_tokens"]
 
 AZURE_NATIVE = "azure-native"
 
@@ -225,3 +225,19 @@ def type_matches(token: str, types: Iterable[str]) -> bool:
         elif canonical == canonical_type(t):
             return True
     return False
+
+
+def spellings(token: str) -> list[str]:
+    """How else ``token`` (a canonical azure-native token) may be written, for the catalogue."""
+    if not token.startswith(f"{AZURE_NATIVE}:"):
+        return []
+    _, module, name = token.split(":")
+    result = [f"{AZURE_NATIVE}:{module}/<version>:{name}", f"{AZURE_NATIVE}_{module}_<version>:{module}:{name}"]
+    result += [f"{AZURE_NATIVE}:{old}:{name}" for (old, folded), new in _MODULE_ALIASES.items()
+               if new == module and folded == name.casefold()]
+    return result
+
+
+def arm_types_of(token: str) -> list[str]:
+    """The ARM types that map onto ``token`` (canonical), for the catalogue."""
+    return [t.arm_type for t in _ARM_TYPES if t.token == token]
