@@ -207,7 +207,10 @@ def is_type_pattern(token: str) -> bool:
 
 def pattern_matches(token: str, pattern: str) -> bool:
     """Whether ``token`` is in the package ``pattern`` names: ``azure:*`` is package ``azure``,
-    ``azure-native_*:*`` every package whose name starts with ``azure-native_``."""
+    ``azure-native_*:*`` every package whose name starts with ``azure-native_``. A recognised
+    azure-native spelling is a type, never in a pattern."""
+    if canonical_type(token).startswith(f"{AZURE_NATIVE}:"):
+        return False
     package = token.split(":", 1)[0]
     wanted = pattern[:-2]
     if wanted.endswith("*"):
