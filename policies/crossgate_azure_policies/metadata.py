@@ -192,6 +192,11 @@ class Rule:
     def _patterns(self) -> tuple[str, ...]:
         return tuple(t for t in self.control.resource_types if is_type_pattern(t))
 
+    @functools.cached_property
+    def _sees_opaque(self) -> bool:
+        """Whether what generic resources and templates create can matter: the rule checks azure-native types."""
+        return any(t.startswith("azure-native:") for t in self._types)
+
     def covers(self, token: str) -> bool:
         """Whether a resource of type ``token`` (any spelling) is one this rule checks."""
         return canonical_type(token) in self._types or any(pattern_matches(token, p) for p in self._patterns)
@@ -227,7 +232,7 @@ class Rule:
         if self.covers(args.resource_type):
             for message in self.check(args, self.config(args.get_config())):
                 report_violation(message)
-        if not self._types or not is_opaque(args.resource_type):
+        if not self._sees_opaque or not is_opaque(args.resource_type):
             return
         # What a generic resource or a template creates: every decidable violation first, then (like
         # any unknown value) the first thing that could not be read ends the policy as indeterminate.
