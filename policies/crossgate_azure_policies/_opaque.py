@@ -275,6 +275,11 @@ def _generic(name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
     parent_segments = [s for s in (parent or "").strip("/").split("/") if s]
     types = [namespace.strip("/")] + parent_segments[0::2] + [s for s in type_.strip("/").split("/") if s]
     full_type = "/".join(types)
+    if full_type.casefold() == _NESTED_DEPLOYMENT:
+        # A generic resource that is itself a template deployment.
+        yield from _template_deployment(f"generic resource '{full_type}' '{name}'", _field(plain, "properties"),
+                                        "properties")
+        return
     arm = arm_type(full_type)
     if arm is None:
         return
@@ -390,8 +395,8 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         yield Unseen(origin, "has a template resource that is not a literal")
         return
     body = scope.evaluate({k: v for k, v in raw.items() if k.casefold() != "resources"})
-    if _field(body, "condition") is False:
-        return
+    if _field(body, "condition") is False or _field(body, "existing") is True:
+        return  # not deployed, or only referenced
     type_, name = _field(body, "type"), _field(body, "name")
     if not isinstance(type_, str):
         yield Unseen(origin, "has a template resource whose type is not a literal")
@@ -436,8 +441,12 @@ def _nested_deployment(name: Any, body: dict[str, Any], raw: dict[str, Any], sco
 def _deployment(token: str, name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
     where = DEPLOYMENTS[token]
     plain = _plain(props)
-    body = _field(plain, where) if where else plain
-    origin = f"deployment '{name}'"
+    yield from _template_deployment(f"deployment '{name}'", _field(plain, where) if where else plain,
+                                    where or "template")
+
+
+def _template_deployment(origin: str, body: Any, sources: str) -> Iterator[Virtual | Unseen]:
+    """What a deployment whose template, parameters and links are in ``body`` creates."""
     if isinstance(body, Unevaluable):
         yield Unseen(origin, "has properties unknown until deployment")
         return
@@ -448,7 +457,6 @@ def _deployment(token: str, name: str, props: Mapping[str, Any]) -> Iterator[Vir
     if template is None:
         yield Unseen(origin, "has no template")
         return
-    sources = where or "template"
     for item in _walk_template(origin, template, None, _field(body, "parameters"),
                                _field(body, "parametersLink") is not None, None, 0):
         yield _virtual_with_sources(item, sources) if isinstance(item, Virtual) else item

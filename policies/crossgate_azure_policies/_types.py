@@ -120,6 +120,11 @@ _ARM_TYPES = (
             ("privateZoneName", "virtualNetworkLinkName")),
     ArmType("Microsoft.Authorization/roleAssignments", "azure-native:authorization:RoleAssignment",
             ("roleAssignmentName",), scope="scope"),
+    ArmType("Microsoft.Authorization/roleDefinitions", "azure-native:authorization:RoleDefinition",
+            ("roleDefinitionId",), scope="scope"),
+    # azure-native's own resource for this ARM type is authorization:PimRoleEligibilitySchedule; a
+    # template's or generic resource's request is given the request token, so a policy covering both
+    # reports it once.
     ArmType("Microsoft.Authorization/roleEligibilityScheduleRequests",
             "azure-native:authorization:RoleEligibilityScheduleRequest", ("roleEligibilityScheduleRequestName",),
             scope="scope"),
