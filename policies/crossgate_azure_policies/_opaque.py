@@ -74,13 +74,13 @@ def _raise(path: list[str], marker: Unevaluable) -> None:
     raise exc
 
 
-def _read(value: Any, path: list[str], marker: Unevaluable | None) -> Any:
+def _read(value: Any, path: list[str]) -> Any:
     if isinstance(value, Unevaluable):
         _raise(path, value)
     if isinstance(value, dict):
-        return ArmProps(value, path, marker)
+        return ArmProps(value, path)
     if isinstance(value, list):
-        return ArmList(value, path, marker)
+        return ArmList(value, path)
     return value
 
 
@@ -103,7 +103,7 @@ class ArmProps(Mapping):
             if self._missing is not None:
                 _raise([*self._path, str(key)], self._missing)
             raise KeyError(key)
-        return _read(self._data[actual], [*self._path, str(key)], None)
+        return _read(self._data[actual], [*self._path, str(key)])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
@@ -113,14 +113,16 @@ class ArmProps(Mapping):
 
 
 class ArmList(Sequence):
-    def __init__(self, data: list[Any], path: list[str], marker: Unevaluable | None = None):
+    """A list inside a virtual resource's properties; reading an element that can't be known raises."""
+
+    def __init__(self, data: list[Any], path: list[str]):
         self._data = data
         self._path = path
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self._data)))]
-        return _read(self._data[index], [*self._path, str(index)], None)
+        return _read(self._data[index], [*self._path, str(index)])
 
     def __len__(self) -> int:
         return len(self._data)
@@ -291,7 +293,7 @@ def _generic(name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
     body = {k: v for k, v in plain.items() if k in _TOP_LEVEL or k == "properties"}
     sources = {k: k for k in _TOP_LEVEL}
     yield _virtual_with_sources(_virtual("generic resource", arm, full_type, full_name, body, sources,
-                                         _PULUMI_UNKNOWN), "properties")
+                                         Unevaluable("the scope the generic resource is deployed at")), "properties")
 
 
 def _virtual_with_sources(v: Virtual, default: str) -> Virtual:

@@ -273,6 +273,15 @@ INDETERMINATE = {
         "not a literal"),
 }
 
+ACCOUNT_RESOURCE_POLICIES = {r.name for r in rules() if r.kind == "resource"
+                             and "azure-native:storage:StorageAccount" in r.control.resource_types}
+INDETERMINATE["indeterminate-generic-properties-unknown"] = (
+    generic("indeterminate-generic-properties-unknown", "Microsoft.Storage", "storageAccounts", "acct1", U,
+            **copy.deepcopy(ACCOUNT_TOP)),
+    # kind and sku are top-level inputs, known; everything under properties is not.
+    ACCOUNT_RESOURCE_POLICIES - {"storage-kind-storagev2", "storage-geo-redundant"},
+    "generic resource 'Microsoft.Storage/storageAccounts' 'acct1': ")
+
 #: Resources the coverage policy must block, and some it must leave alone.
 UNEVALUATED = {
     "fail-dynamic-python": Resource("pulumi-python:dynamic:Resource", "fail-dynamic-python", {"__provider": "x"}),
