@@ -49,7 +49,8 @@ _SEES_LEGEND = [
     "would have given it, reported on the opaque resource's URN as "
     "`template resource '<ARM type>' '<name>': ...` (or `generic resource ...`).",
     "- **Indeterminate when**: **U** a value it reads is unknown until deployment; **T** in a generic resource or "
-    "template, a value it reads is set by a template expression, a parameter without a literal value, a secure "
+    "template, a value it reads is set by a template expression or a property copy loop, a parameter without a "
+    "literal value, a secure "
     "parameter, a parameters file or a Key Vault reference (literal parameters and variables are substituted); "
     "**L** a deployment's template can't be read (`templateLink`, a nested deployment with `templateLink`, a "
     "template unknown until deployment) or a generic resource's type isn't literal; **R** a relation it needs "
