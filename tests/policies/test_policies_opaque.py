@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 from collections import Counter
 
 import pytest
@@ -22,6 +23,7 @@ from crossgate_azure_policies import rules
 from crossgate_azure_policies._opaque import expand
 from crossgate_azure_policies._props import UnknownValueError, get
 from crossgate_azure_policies._types import ARM_TYPES, arm_type
+from helpers import FIXTURES, run_crossgate
 from policy_stack import REPO_PACK, baseline
 
 KIND = {r.name: r.kind for r in rules()}
@@ -491,3 +493,21 @@ def test_every_covered_azure_native_type_has_an_arm_mapping():
     covered = {t for r in rules() for t in r.control.resource_types if t.startswith("azure-native:")}
     mapped = {t.token for t in ARM_TYPES.values()}
     assert sorted(covered - mapped - REACHED_UNDER_ANOTHER_TOKEN) == []
+
+
+# -- a whole program, through the CLI ------------------------------------------------------------
+
+def test_program_findings_point_at_the_line_declaring_the_opaque_resource():
+    program = FIXTURES / "programs" / "opaque"
+    proc = run_crossgate("preview", "--cwd", str(program), "--stack", "dev", "--policy-pack", REPO_PACK,
+                         "--parallel", "1", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["errors"] == []
+    found = sorted((f["name"], f["source"]["line"], f["message"]) for f in doc["violations"]
+                   if f["policy"] == "storage-disallow-public-blob-access")
+    assert found == [
+        ("generic-account", 19, "generic resource 'Microsoft.Storage/storageAccounts' 'acct2': Storage account 'acct2' "
+         "may allow anonymous blob access (allowBlobPublicAccess is true); set it to false."),
+        ("template-deployment", 13, PUB),
+    ]
