@@ -271,7 +271,7 @@ def _generic(name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
     plain = _plain(props)
     namespace, type_, parent = (_field(plain, k) for k in ("resourceProviderNamespace", "resourceType",
                                                              "parentResourcePath"))
-    if not all(isinstance(v, str) for v in (namespace, type_)) or isinstance(parent, Unevaluable):
+    if not all(isinstance(v, str) for v in (namespace, type_)) or not isinstance(parent, (str, type(None))):
         yield Unseen(f"generic resource '{name}'", "has a resource provider namespace or type that is not a literal")
         return
     parent_segments = [s for s in (parent or "").strip("/").split("/") if s]
@@ -384,11 +384,13 @@ class _Scope:
         return self.parameter(name) if kind.casefold() == "parameters" else self.variable(name)
 
 
-def _template_resources(template: dict[str, Any]) -> list[Any]:
-    resources = _field(template, "resources")
+def _resource_list(resources: Any) -> list[Any] | None:
+    """A ``resources`` value as a list ([] when absent), None when it is not a literal list or object."""
+    if resources is None:
+        return []
     if isinstance(resources, dict):  # languageVersion 2.0: symbolic name -> resource
         return list(resources.values())
-    return resources if isinstance(resources, list) else []
+    return resources if isinstance(resources, list) else None
 
 
 def _walk_template(origin: str, template: Any, scope: _Scope | None, supplied: Any, linked_parameters: bool,
@@ -400,7 +402,11 @@ def _walk_template(origin: str, template: Any, scope: _Scope | None, supplied: A
         yield Unseen(origin, "has a template that is not a literal")
         return
     scope = scope or _Scope(template, supplied, linked_parameters)
-    for raw in _template_resources(template):
+    resources = _resource_list(_field(template, "resources"))
+    if resources is None:
+        yield Unseen(origin, "has template resources that are not a literal list")
+        return
+    for raw in resources:
         yield from _walk_resource(origin, raw, scope, parent, depth)
 
 
@@ -428,7 +434,11 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         if arm is not None:
             yield _virtual("template resource", arm, full_type, full_name, body, {},
                            Unevaluable("the scope the template is deployed at"))
-    for child in _field(raw, "resources") or []:
+    children = _resource_list(_field(raw, "resources"))
+    if children is None:
+        yield Unseen(origin, "has nested template resources that are not a literal list")
+        return
+    for child in children:
         yield from _walk_resource(origin, child, scope, (full_type, full_name), depth)
 
 

@@ -511,3 +511,19 @@ def test_program_findings_point_at_the_line_declaring_the_opaque_resource():
          "may allow anonymous blob access (allowBlobPublicAccess is true); set it to false."),
         ("template-deployment", 13, PUB),
     ]
+
+
+@pytest.mark.parametrize("tmpl, reason", [
+    ({"resources": 5}, "has template resources that are not a literal list"),
+    ({"resources": "[variables('all')]"}, "has template resources that are not a literal list"),
+    ({"resources": [5]}, "has a template resource that is not a literal"),
+    ({"resources": [{"type": "[variables('t')]", "name": "x"}]}, "has a template resource whose type is not a literal"),
+    ({"resources": [{**account(), "resources": "[variables('children')]"}]},
+     "has nested template resources that are not a literal list"),
+    ("[variables('template')]", "has a template that is not a literal"),
+])
+def test_malformed_templates_are_unseen_never_skipped(tmpl, reason):
+    items = expand("azure-native:resources:Deployment", "d", {"properties": {"template": tmpl}})
+    unseen = [i for i in items if not hasattr(i, "props")]
+    assert [u.reason for u in unseen] == [reason]
+    assert unseen[0].error().message == f"deployment 'd' {reason}, so what it creates can't be known during preview"
