@@ -240,6 +240,8 @@ def _shape(arm: ArmType, body: dict[str, Any], segments: list[Any], own_scope: U
         flat = _flatten(properties) if arm.flatten == "deep" else properties
         for key, value in flat.items():
             out.setdefault(key, value)
+    elif properties is not None:
+        missing = Unevaluable("under properties that are not an object")
     if arm.scope:
         scope = _field(body, "scope")
         if scope is not None:
