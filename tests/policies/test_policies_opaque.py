@@ -275,6 +275,11 @@ INDETERMINATE = {
         "not a literal"),
 }
 
+OWNER_ASSIGNMENT = {"type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01", "name": "ra1",
+                    "properties": {"roleDefinitionId": "/subscriptions/00000000-0000-0000-0000-000000000001/providers/"
+                                   "Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+                                   "principalId": "11111111-1111-4111-8111-111111111111",
+                                   "principalType": "ServicePrincipal"}}
 NSG_WITH_COPY_LOOP = {"type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2023-09-01", "name": "nsg1",
                       "location": "westeurope", "properties": {"copy": [{"name": "securityRules", "count": 2, "input": {
                           "name": "[concat('rule-', copyIndex('securityRules'))]", "properties": {
@@ -330,6 +335,7 @@ def resource_gate():
     resources = [r for r, _ in FAIL.values()] + [r for r, _, _ in INDETERMINATE.values()]
     resources += list(UNEVALUATED.values()) + LEFT_ALONE
     resources.append(deployment("indeterminate-template-copy-loop", template(NSG_WITH_COPY_LOOP)))
+    resources.append(deployment("fail-template-owner-assignment", template(OWNER_ASSIGNMENT)))
     return evaluate(REPO_PACK, resources, config=RESOURCE_POLICIES_ONLY, parallel=2)
 
 
@@ -527,3 +533,12 @@ def test_malformed_templates_are_unseen_never_skipped(tmpl, reason):
     unseen = [i for i in items if not hasattr(i, "props")]
     assert [u.reason for u in unseen] == [reason]
     assert unseen[0].error().message == f"deployment 'd' {reason}, so what it creates can't be known during preview"
+
+
+def test_role_assignment_in_a_template_meets_the_rbac_policies(resource_gate):
+    findings = [f for f in _of(resource_gate, "fail-template-owner-assignment")
+                if f.policy == "rbac-no-privileged-roles-for-workloads"]
+    assert [f.kind.value for f in findings] == ["violation"]
+    assert findings[0].message.startswith(
+        "template resource 'Microsoft.Authorization/roleAssignments' 'ra1': Role assignment 'ra1' grants Owner "
+        "(8e3af657-a8ff-443c-a75c-2fe8c4bcb635)")
