@@ -42,8 +42,9 @@ DEPLOYMENTS: Mapping[str, str | None] = {
     "azure-native:resources:DeploymentStackAtManagementGroup": None,
 }
 OPAQUE_TYPES = frozenset({GENERIC, *DEPLOYMENTS})
-#: The ARM type of a nested deployment inside a template.
+#: ARM types that deploy a template of their own (case-folded): a deployment, and a deployment stack.
 _NESTED_DEPLOYMENT = "microsoft.resources/deployments"
+_DEPLOYMENT_STACK = "microsoft.resources/deploymentstacks"
 #: Top-level fields of an ARM resource body that azure-native keeps at the top level too.
 _TOP_LEVEL = ("location", "tags", "sku", "kind", "identity", "zones", "plan", "extendedLocation", "managedBy")
 _MAX_DEPTH = 8
@@ -279,7 +280,7 @@ def _generic(name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
     parent_segments = [s for s in (parent or "").strip("/").split("/") if s]
     types = [namespace.strip("/")] + parent_segments[0::2] + [s for s in type_.strip("/").split("/") if s]
     full_type = "/".join(types)
-    if full_type.casefold() == _NESTED_DEPLOYMENT:
+    if full_type.casefold() in (_NESTED_DEPLOYMENT, _DEPLOYMENT_STACK):
         # A generic resource that is itself a template deployment.
         yield from _template_deployment(f"generic resource '{full_type}' '{name}'", _field(plain, "properties"),
                                         "properties")
@@ -429,8 +430,8 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         full_name: Any = f"{parent[1]}/{name}" if isinstance(parent[1], str) and isinstance(name, str) else _EXPRESSION
     else:
         full_type, full_name = type_, name
-    if full_type.casefold() == _NESTED_DEPLOYMENT:
-        yield from _nested_deployment(full_name, body, raw, scope, depth)
+    if full_type.casefold() in (_NESTED_DEPLOYMENT, _DEPLOYMENT_STACK):
+        yield from _nested_deployment(full_type, full_name, body, raw, scope, depth)
     else:
         arm = arm_type(full_type)
         if arm is not None:
@@ -444,16 +445,17 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         yield from _walk_resource(origin, child, scope, (full_type, full_name), depth)
 
 
-def _nested_deployment(name: Any, body: dict[str, Any], raw: dict[str, Any], scope: _Scope, depth: int
-                       ) -> Iterator[Virtual | Unseen]:
+def _nested_deployment(full_type: str, name: Any, body: dict[str, Any], raw: dict[str, Any], scope: _Scope,
+                       depth: int) -> Iterator[Virtual | Unseen]:
     shown = name if isinstance(name, str) else "(a name unknown until deployment)"
-    origin = f"template resource 'Microsoft.Resources/deployments' '{shown}'"
+    origin = f"template resource '{full_type}' '{shown}'"
     properties = _field(body, "properties")
     if _field(properties, "templateLink") is not None:
         yield Unseen(origin, "deploys a linked template (templateLink)")
         return
     options = _field(_field(properties, "expressionEvaluationOptions"), "scope")
-    inner = isinstance(options, str) and options.casefold() == "inner"
+    # A deployment stack's template always has its own parameters; a deployment's only with scope inner.
+    inner = full_type.casefold() == _DEPLOYMENT_STACK or (isinstance(options, str) and options.casefold() == "inner")
     if inner:
         # Inner scope: the nested template's own parameters, given by the outer template's values.
         raw_template = _field(_field(raw, "properties"), "template")

@@ -129,6 +129,11 @@ FAIL = {
         generic("fail-generic-deployment", "Microsoft.Resources", "deployments", "inner",
                 {"mode": "Incremental", "template": template(account(allowBlobPublicAccess=True))}),
         {("storage-disallow-public-blob-access", PUB)}),
+    "fail-generic-deployment-stack": (
+        generic("fail-generic-deployment-stack", "Microsoft.Resources", "deploymentStacks", "stack1",
+                {"template": template(account(allowBlobPublicAccess=True)), "actionOnUnmanage": {"resources": "delete"},
+                 "denySettings": {"mode": "none"}}),
+        {("storage-disallow-public-blob-access", PUB)}),
     "fail-template-public-blob": (deployment("fail-template-public-blob", template(account(allowBlobPublicAccess=True))),
                                   {("storage-disallow-public-blob-access", PUB)}),
     "fail-template-renamed-firewall": (
