@@ -45,7 +45,8 @@ _SEES_LEGEND = [
     "(`resources:Deployment`, `DeploymentAtScope`, `DeploymentAtSubscriptionScope`, "
     "`DeploymentAtManagementGroupScope`, `DeploymentAtTenantScope`, and the deployment stacks at resource group, "
     "subscription and management group): the template's `resources`, their nested child `resources`, and inline "
-    "nested `Microsoft.Resources/deployments`. Each becomes a virtual resource with the properties azure-native "
+    "nested `Microsoft.Resources/deployments` and `deploymentStacks` (also when a generic resource is one). "
+    "A resource marked `existing` or with a literal false `condition` creates nothing. Each becomes a virtual resource with the properties azure-native "
     "would have given it, reported on the opaque resource's URN as "
     "`template resource '<ARM type>' '<name>': ...` (or `generic resource ...`).",
     "- **Indeterminate when**: **U** a value it reads is unknown until deployment; **T** in a generic resource or "
