@@ -28,7 +28,7 @@ from pulumi_policy import (EnforcementLevel, Policy, PolicyComplianceFramework, 
                            PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, Severity,
                            StackValidationArgs, StackValidationPolicy)
 
-from ._opaque import Unseen, Virtual, expand, is_opaque
+from ._opaque import OPAQUE_TYPES, Unseen, Virtual, expand
 from ._props import UnknownValueError
 from ._stack import StackView, VirtualResource
 from ._types import canonical_type, is_type_pattern, pattern_matches, register_tokens
@@ -199,7 +199,13 @@ class Rule:
 
     def covers(self, token: str) -> bool:
         """Whether a resource of type ``token`` (any spelling) is one this rule checks."""
-        return canonical_type(token) in self._types or any(pattern_matches(token, p) for p in self._patterns)
+        return self._covers(token, canonical_type(token))
+
+    def _covers(self, token: str, canonical: str) -> bool:
+        if canonical in self._types:
+            return True
+        patterns = self._patterns
+        return bool(patterns) and any(pattern_matches(token, p) for p in patterns)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -229,10 +235,11 @@ class Rule:
         return StackValidationPolicy(validate=self._validate_stack, **kwargs)
 
     def _validate_resource(self, args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
-        if self.covers(args.resource_type):
+        canonical = canonical_type(args.resource_type)
+        if self._covers(args.resource_type, canonical):
             for message in self.check(args, self.config(args.get_config())):
                 report_violation(message)
-        if not self._sees_opaque or not is_opaque(args.resource_type):
+        if canonical not in OPAQUE_TYPES or not self._sees_opaque:
             return
         # What a generic resource or a template creates: every decidable violation first, then (like
         # any unknown value) the first thing that could not be read ends the policy as indeterminate.
