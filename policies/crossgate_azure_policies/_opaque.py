@@ -175,11 +175,16 @@ class Virtual:
 
     #: How messages name it: ``template resource 'Microsoft.Storage/storageAccounts' 'acct1'``.
     origin: str
-    token: str
+    #: The canonical azure-native token, then any other token for the same ARM type.
+    tokens: tuple[str, ...]
     name: str
     props: ArmProps
     #: For each top-level input, the opaque resource's input its value came from.
     sources: Mapping[str, str]
+
+    @property
+    def token(self) -> str:
+        return self.tokens[0]
 
 
 @dataclass(frozen=True)
@@ -264,7 +269,7 @@ def _virtual(kind: str, arm: ArmType, full_type: str, name: Any, body: dict[str,
     shown = name if isinstance(name, str) else "(a name unknown until deployment)"
     last = segments[-1] if isinstance(segments[-1], str) else shown
     props, missing = _shape(arm, body, segments, own_scope)
-    return Virtual(origin=f"{kind} '{full_type}' '{shown}'", token=arm.token, name=last,
+    return Virtual(origin=f"{kind} '{full_type}' '{shown}'", tokens=arm.tokens, name=last,
                    props=ArmProps(props, [], missing), sources=sources)
 
 
@@ -301,7 +306,7 @@ def _generic(name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
 
 def _virtual_with_sources(v: Virtual, default: str) -> Virtual:
     sources = {key: v.sources.get(key) or default for key in v.props}
-    return Virtual(v.origin, v.token, v.name, v.props, sources)
+    return Virtual(v.origin, v.tokens, v.name, v.props, sources)
 
 
 # -- templates ---------------------------------------------------------------------------------

@@ -56,6 +56,15 @@ class VirtualResource(PolicyResource):
         )
         #: Which resource of the opaque one this is, as messages name it.
         self.origin = item.origin
+        #: Every canonical type it has (an ARM type can have more than one azure-native token).
+        self.types = frozenset(item.tokens)
+
+
+def types_of(resource: PolicyResource) -> frozenset[str]:
+    """The canonical types of a resource: one, or every token of a virtual resource's ARM type."""
+    if isinstance(resource, VirtualResource):
+        return resource.types
+    return frozenset((canonical_type(resource.resource_type),))
 
 
 def with_virtual_resources(resources: Sequence[PolicyResource]) -> list[PolicyResource]:
@@ -94,7 +103,8 @@ class StackIndex:
         for i, r in enumerate(self.resources):
             self.position[id(r)] = i
             self.by_urn.setdefault(r.urn, r)
-            self.by_type.setdefault(canonical_type(r.resource_type), []).append(r)
+            for type_ in types_of(r):
+                self.by_type.setdefault(type_, []).append(r)
             if r.parent is not None:
                 self._children.setdefault(id(r.parent), []).append(r)
             for prop, deps in r.property_dependencies.items():
@@ -222,7 +232,7 @@ class StackView:
         for dep in resource.property_dependencies.get(prop, ()):
             if dep.resource_type.startswith(_PULUMI_PACKAGE):
                 continue
-            if wanted is not None and canonical_type(dep.resource_type) not in wanted:
+            if wanted is not None and wanted.isdisjoint(types_of(dep)):
                 continue
             if dep not in result:
                 result.append(dep)
@@ -234,7 +244,7 @@ class StackView:
         if not types:
             return list(found)
         wanted = canonical_types(types)
-        return [r for r in found if canonical_type(r.resource_type) in wanted]
+        return [r for r in found if not wanted.isdisjoint(types_of(r))]
 
     def children(self, parent: PolicyResource, *types: str) -> list[PolicyResource]:
         """Resources whose parent is ``parent`` (optionally only of ``types``), in stack order."""
@@ -242,7 +252,7 @@ class StackView:
         if not types:
             return list(found)
         wanted = canonical_types(types)
-        return [r for r in found if canonical_type(r.resource_type) in wanted]
+        return [r for r in found if not wanted.isdisjoint(types_of(r))]
 
     def with_literal(self, type_: str, path: str, value: str) -> list[PolicyResource]:
         """Resources of ``type_`` whose ``path`` is the literal string ``value`` (ignoring case), in stack order.
@@ -267,7 +277,7 @@ class StackView:
 
     @staticmethod
     def is_type(resource: PolicyResource, *types: str) -> bool:
-        return canonical_type(resource.resource_type) in canonical_types(types)
+        return not canonical_types(types).isdisjoint(types_of(resource))
 
     @staticmethod
     def peek(resource: PolicyResource, path: str, default: Any = None) -> Any:

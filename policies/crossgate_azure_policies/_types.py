@@ -53,7 +53,8 @@ class ArmType:
     rules, private link connections); ``none`` keeps ``properties`` as it is (Key Vault).
     ``renames`` maps an ARM property path (after flattening, case-insensitive, list indices left
     out) to the name azure-native gives that property. ``scope`` is the input that receives an
-    extension resource's top-level ``scope``.
+    extension resource's top-level ``scope``. ``aliases`` are other azure-native tokens for the same
+    ARM type: a policy covering any of them sees the resource (once).
     """
 
     arm_type: str
@@ -62,6 +63,11 @@ class ArmType:
     flatten: str = "top"
     renames: Mapping[str, str] = field(default_factory=dict)
     scope: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return (self.token, *self.aliases)
 
     def __post_init__(self) -> None:
         if self.flatten not in ("top", "deep", "none"):
@@ -122,12 +128,10 @@ _ARM_TYPES = (
             ("roleAssignmentName",), scope="scope"),
     ArmType("Microsoft.Authorization/roleDefinitions", "azure-native:authorization:RoleDefinition",
             ("roleDefinitionId",), scope="scope"),
-    # azure-native's own resource for this ARM type is authorization:PimRoleEligibilitySchedule; a
-    # template's or generic resource's request is given the request token, so a policy covering both
-    # reports it once.
+    # azure-native's own resource for this ARM type is authorization:PimRoleEligibilitySchedule.
     ArmType("Microsoft.Authorization/roleEligibilityScheduleRequests",
             "azure-native:authorization:RoleEligibilityScheduleRequest", ("roleEligibilityScheduleRequestName",),
-            scope="scope"),
+            scope="scope", aliases=("azure-native:authorization:PimRoleEligibilitySchedule",)),
     ArmType("Microsoft.Authorization/roleAssignmentScheduleRequests",
             "azure-native:authorization:RoleAssignmentScheduleRequest", ("roleAssignmentScheduleRequestName",),
             scope="scope"),
@@ -154,7 +158,7 @@ _ARM_TYPES = (
 ARM_TYPES: Mapping[str, ArmType] = {t.arm_type.casefold(): t for t in _ARM_TYPES}
 
 #: Case-folded canonical token -> its canonical spelling, for every type the pack knows by name.
-_KNOWN_TOKENS = {t.token.casefold(): t.token for t in _ARM_TYPES}
+_KNOWN_TOKENS = {token.casefold(): token for t in _ARM_TYPES for token in t.tokens}
 
 
 def arm_type(namespace_and_type: str) -> ArmType | None:
@@ -248,4 +252,4 @@ def spellings(token: str) -> list[str]:
 
 def arm_types_of(token: str) -> list[str]:
     """The ARM types that map onto ``token`` (canonical), for the catalogue."""
-    return [t.arm_type for t in _ARM_TYPES if t.token == token]
+    return [t.arm_type for t in _ARM_TYPES if token in t.tokens]

@@ -247,7 +247,7 @@ class Rule:
         for item in expand(args.resource_type, args.name, args.props):
             if isinstance(item, Unseen):
                 pending = pending or item.error()
-            elif item.token in self._types:
+            elif not self._types.isdisjoint(item.tokens):
                 pending = self._check_virtual(args, item, report_violation) or pending
         if pending is not None:
             raise pending

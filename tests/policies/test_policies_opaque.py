@@ -15,6 +15,7 @@ import json
 from collections import Counter
 
 import pytest
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from crossgate.model import Level
 from crossgate.testing import Resource, evaluate
@@ -22,7 +23,9 @@ from crossgate.wire import UNKNOWN as U
 from crossgate_azure_policies import rules
 from crossgate_azure_policies._opaque import expand
 from crossgate_azure_policies._props import UnknownValueError, get
+from crossgate_azure_policies._stack import StackView
 from crossgate_azure_policies._types import ARM_TYPES, arm_type
+from crossgate_azure_policies.metadata import Control, Rule
 from helpers import FIXTURES, run_crossgate
 from policy_stack import REPO_PACK, baseline
 
@@ -495,15 +498,35 @@ def test_arm_types_map_to_azure_native_tokens(arm, token):
     assert arm_type(arm).token == token
 
 
-#: Covered types whose ARM type maps onto another covered token (roleEligibilityScheduleRequests ->
-#: RoleEligibilityScheduleRequest), so templates and generic resources reach them under that one.
-REACHED_UNDER_ANOTHER_TOKEN = {"azure-native:authorization:PimRoleEligibilitySchedule"}
-
-
 def test_every_covered_azure_native_type_has_an_arm_mapping():
     covered = {t for r in rules() for t in r.control.resource_types if t.startswith("azure-native:")}
-    mapped = {t.token for t in ARM_TYPES.values()}
-    assert sorted(covered - mapped - REACHED_UNDER_ANOTHER_TOKEN) == []
+    mapped = {token for t in ARM_TYPES.values() for token in t.tokens}
+    assert sorted(covered - mapped) == []
+
+
+PIM = "azure-native:authorization:PimRoleEligibilitySchedule"
+REQUEST = "azure-native:authorization:RoleEligibilityScheduleRequest"
+PIM_REQUEST = {"type": "Microsoft.Authorization/roleEligibilityScheduleRequests", "apiVersion": "2022-04-01",
+               "name": "pim1", "properties": {"principalId": "11111111-1111-4111-8111-111111111111",
+                                              "requestType": "AdminAssign"}}
+
+
+@pytest.mark.parametrize("types", [(PIM,), (REQUEST,), (PIM, REQUEST)], ids=["real-token", "request-token", "both"])
+def test_a_policy_covering_any_token_of_an_arm_type_sees_it_once(types):
+    rule = Rule(Control(slug="x-grants", description="d", severity=Severity.LOW, resource_types=types,
+                        remediation="r"), check=lambda args, config: [f"{args.resource_type} {args.name}"],
+                kind="resource")
+    props = {"properties": {"template": template(PIM_REQUEST)}}
+    args = ResourceValidationArgs("azure-native:resources:Deployment", props, "urn:d", "d", None, None, {}, {})
+    seen = []
+    rule._validate_resource(args, lambda message, urn=None: seen.append(message))
+    assert seen == ["template resource 'Microsoft.Authorization/roleEligibilityScheduleRequests' 'pim1': "
+                    f"{REQUEST} pim1"]
+    stack = StackView([PolicyResource("azure-native:resources:Deployment", props, "urn:d", "d", None, None, None,
+                                      [], {})])
+    assert [(r.name, r.resource_type) for r in stack.of_type(*types)] == [("pim1", REQUEST)]
+    (virtual,) = stack.of_type(*types)
+    assert stack.is_type(virtual, types[0])
 
 
 # -- a whole program, through the CLI ------------------------------------------------------------
