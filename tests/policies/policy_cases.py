@@ -341,6 +341,10 @@ CASES: list[Case] = [
     fail("ml-associated-resources-compliant", "mlw", set_("acr", "adminUserEnabled", True),
          "container registry 'fail-ml-associated-resources-compliant-registry/acr': the admin user is enabled",
          variant="registry"),
+    # -- coverage: what the pack can't see into is blocked ----------------------------------------
+    fail("unevaluated-resource-provider", "dynamic",
+         add("dynamic", Spec("pulumi-python:dynamic:Resource", {"__provider": "opaque", "name": "x"})),
+         "of type 'pulumi-python:dynamic:Resource' is not evaluated by this pack: it is a dynamic provider"),
     # -- type tokens: API-versioned modules and the v2 aliases match too --------------------------
     fail("storage-https-only", "storage", chain(
         retype("storage", "azure-native:storage/v20230501:StorageAccount"),
