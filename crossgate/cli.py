@@ -116,7 +116,12 @@ def _write_reports(result, args: argparse.Namespace) -> None:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(formatter(name)(result), encoding="utf-8")
-    sys.stdout.write(formatter(args.format)(result))
+    if args.format == "table":
+        from .report.text import format_result, terminal_style
+
+        sys.stdout.write(format_result(result, terminal_style(sys.stdout)))
+    else:
+        sys.stdout.write(formatter(args.format)(result))
 
 
 def _progress(enabled: bool):
@@ -141,15 +146,18 @@ def cmd_preview(args: argparse.Namespace) -> int:
     finally:
         if options.progress is not None:
             options.progress.close()
-    _report_errors(result, args.verbose)
+    _report_errors(result, args)
     _write_reports(result, args)
     return result.exit_code
 
 
-def _report_errors(result, verbose: bool) -> None:
-    for error in result.errors:
-        print(f"crossgate: error: {error}", file=sys.stderr)
-    if verbose:
+def _report_errors(result, args: argparse.Namespace) -> None:
+    """Each error once: the table on stdout lists them itself, so stderr carries them only when stdout
+    is a machine format. Details (tracebacks, pack stderr) go to stderr under ``--verbose``."""
+    if args.format != "table":
+        for error in result.errors:
+            print(f"crossgate: error: {error}", file=sys.stderr)
+    if args.verbose:
         for detail in result.error_details:
             print(detail, file=sys.stderr)
 
@@ -191,7 +199,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .imports import check
 
     result = check(args)
-    _report_errors(result, args.verbose)
+    _report_errors(result, args)
     _write_reports(result, args)
     return result.exit_code
 

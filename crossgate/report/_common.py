@@ -14,10 +14,27 @@ from pathlib import PurePath
 from typing import Iterable
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation, Severity, Waiver
-from .json_report import NOTHING_CHECKED
+#: What every reporter says when no pack was given.
+NOTHING_CHECKED = "no policy pack was given: nothing was checked"
+#: ... and when packs were given but the run stopped before any could be evaluated.
+NO_PACK_EVALUATED = "no policy pack was evaluated because the run stopped on an error: nothing was checked"
 
-#: The sentence every reporter uses when no pack ran.
-NOTHING_CHECKED_SENTENCE = NOTHING_CHECKED[0].upper() + NOTHING_CHECKED[1:] + "."
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
+
+
+#: The sentence every reporter uses when no pack was given.
+NOTHING_CHECKED_SENTENCE = _sentence(NOTHING_CHECKED)
+
+
+def nothing_checked(result: GateResult) -> str:
+    """Why nothing was checked. A pack that failed to load is an error, never "no pack was given"."""
+    return NO_PACK_EVALUATED if result.errors else NOTHING_CHECKED
+
+
+def nothing_checked_sentence(result: GateResult) -> str:
+    return _sentence(nothing_checked(result))
 
 #: GitHub code scanning's ``security-severity`` scores (a string, as SARIF properties are free-form):
 #: >= 9.0 is critical, >= 7.0 high, >= 4.0 medium, anything above 0 low.
@@ -77,6 +94,11 @@ def fingerprint(pack: str, policy: str, urn: str, *extra: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def warning_line(warning: str) -> str:
+    """A ``GateResult.warnings`` entry as one line that says it is a warning."""
+    return warning if warning.lower().startswith("warning:") else f"warning: {warning}"
+
+
 def first_line(text: str, limit: int = 200) -> str:
     line = (text.strip().splitlines() or [""])[0]
     return line if len(line) <= limit else line[: limit - 1] + "\u2026"
@@ -88,6 +110,15 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def xml_safe(text: str) -> str:
     """Drop the control characters XML 1.0 cannot carry (ANSI colour codes in a pack's stderr)."""
     return _XML_INVALID.sub("", text)
+
+
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Drop control characters (escape sequences, carriage returns) a message could use to rewrite
+    a terminal; newlines and tabs stay."""
+    return _TERMINAL_UNSAFE.sub("", text)
 
 
 # -- ordering ---------------------------------------------------------------------------------

@@ -1,87 +1,312 @@
-"""The readable console report (``--format table``, the default)."""
+"""The console report (``--format table``, the default), shaped like ``pulumi preview --policy-pack``.
+
+The plan first, then a ``Policies:`` section with one line per pack, then the findings grouped by
+resource (blocking, then advisory, then waived), each with its policy, level, severity, message,
+declaring file:line, remediation and link; then what needs review, the errors, and a one-line
+verdict whose counts are the JSON summary's.
+
+:func:`format_result` is pure. With the default :data:`PLAIN` style it writes stable text for CI
+logs and files; :func:`terminal_style` adds colour and wrapping for an interactive terminal only.
+"""
 
 from __future__ import annotations
 
-from ..model import Finding, GateResult, Verdict
-from .json_report import NOTHING_CHECKED
+import os
+import textwrap
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Mapping, TextIO
+
+from ..model import Finding, FindingKind, GateResult, Level, PackInfo, Severity, Verdict
+from ._common import (SEVERITY_RANK, Locator, nothing_checked_sentence, plural, policy_lookup, reported_findings,
+                      sorted_findings, terminal_safe)
+
+#: Columns assumed when the width matters but is unknown (``crossgate policies`` off a terminal).
+DEFAULT_WIDTH = 80
+INDENT = "    "
 
 
-def columns(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
-    """Rows as aligned columns under a header and a rule (also used by `crossgate policies`)."""
+# -- style ------------------------------------------------------------------------------------
+
+_SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "cyan": "36"}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How to render: ANSI colour or not, and the width to wrap to (``None``: never wrap)."""
+
+    color: bool = False
+    width: int | None = None
+
+    def paint(self, text: str, *styles: str) -> str:
+        if not self.color or not text:
+            return text
+        return f"\x1b[{';'.join(_SGR[s] for s in styles)}m{text}\x1b[0m"
+
+    def wrap(self, text: str, indent: str, first: str | None = None) -> list[str]:
+        """``text`` (several lines allowed) indented, and wrapped when a width is set."""
+        out: list[str] = []
+        prefix = indent if first is None else first
+        for line in terminal_safe(text).expandtabs(4).splitlines() or [""]:
+            line = line.rstrip()
+            if self.width is None or len(prefix) + len(line) <= self.width:
+                out.append((prefix + line).rstrip())
+            else:
+                out += textwrap.wrap(line, width=max(20, self.width), initial_indent=prefix,
+                                     subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+            prefix = indent
+        return out
+
+
+PLAIN = Style()
+
+
+def terminal_width(stream: TextIO, environ: Mapping[str, str] | None = None) -> int | None:
+    """``COLUMNS`` when set, else the width of the terminal behind ``stream``, else ``None``."""
+    environ = os.environ if environ is None else environ
+    columns = environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def terminal_style(stream: TextIO, environ: Mapping[str, str] | None = None) -> Style:
+    """Colour and width on an interactive terminal only; plain, unwrapped text anywhere else.
+    Colour honours ``NO_COLOR`` (any non-empty value) and ``TERM=dumb``."""
+    environ = os.environ if environ is None else environ
+    if not is_terminal(stream):
+        return PLAIN
+    color = not environ.get("NO_COLOR") and environ.get("TERM", "") != "dumb"
+    return Style(color=color, width=terminal_width(stream, environ) or DEFAULT_WIDTH)
+
+
+# -- tables -----------------------------------------------------------------------------------
+
+def columns(rows: list[tuple[str, ...]], header: tuple[str, ...], indent: str = "") -> list[str]:
+    """Rows as aligned columns under a header and a rule."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    fmt = indent + "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths)).rstrip()]
-    lines += [fmt.format(*row).rstrip() for row in rows]
+    lines += [fmt.format(*(terminal_safe(str(c)) for c in row)).rstrip() for row in rows]
     return lines
 
 
-def _where(finding: Finding) -> str:
-    return f"{finding.source.file}:{finding.source.line}" if finding.source else ""
+def _clip(line: str, style: Style) -> str:
+    # Only the plan is clipped (every finding below is printed whole); JSON has every row in full.
+    if style.width is None or len(line) <= style.width:
+        return line
+    return line[: style.width - 1] + "\u2026"
 
 
-def format_result(result: GateResult) -> str:
-    what = {"preview": "Previewing", "stack-export": "Checking the stack export of",
-            "preview-json": "Checking the preview JSON of"}.get(result.origin, "Checking")
-    out: list[str] = [f"{what} {result.project or '?'} (stack {result.stack})"
-                      + (" offline" if result.origin == "preview" else "")]
-    if result.resources:
-        out.append("")
-        rows = [(r.type, r.name, f"{r.source.file}:{r.source.line}" if r.source else "")
-                for r in result.resources if not r.type.startswith("pulumi:providers:")]
-        out += columns(rows, ("TYPE", "NAME", "DECLARED AT"))
-        out.append(f"{len(rows)} resources planned")
-    placeholders = [i for i in result.invokes if i.placeholder]
-    others = [i for i in result.invokes if not i.placeholder]
-    if placeholders:
-        out.append("Invokes answered with placeholder values: " + ", ".join(i.token for i in placeholders))
-    if others:
-        out.append("Invokes answered with an empty result: " + ", ".join(i.token for i in others))
-    for warning in result.warnings:
-        out.append(f"program {warning}")
+# -- the report -------------------------------------------------------------------------------
 
-    if result.packs:
-        out.append("")
-        for pack in result.packs:
-            out.append(f"Policy pack {pack.name}@{pack.version or '?'}: {len(pack.policies)} policies")
-        for title, findings in (("Violations", result.violations), ("Indeterminate (value unknown in preview)",
-                                                                       result.indeterminate),
-                                ("Waived", result.waived)):
-            if not findings:
-                continue
-            out.append("")
-            out.append(f"{title}:")
-            for f in findings:
-                mark = "BLOCK" if f.blocks else f.level.value
-                out.append(f"  [{mark}] {f.policy} ({f.severity.value or '-'}) {f.type}::{f.name}"
-                           + (f"  at {_where(f)}" if f.source else ""))
-                for line in f.message.splitlines():
-                    out.append(f"      {line}")
-                if f.waiver:
-                    out.append(f"      waived until {f.waiver.expires} by {f.waiver.owner}: {f.waiver.reason}")
-        for rem in result.remediations:
-            out.append(f"  [remediate] {rem.policy} would change {', '.join(rem.changed_keys) or 'nothing'} "
-                       f"on {rem.type}::{rem.name}")
-        for note in result.downgrades:
-            out.append(f"  downgrade: {note}")
-        for w in result.expired_waivers:
-            out.append(f"  expired waiver: {w.policy} on {w.resource} (expired {w.expires})")
-        for w in result.unused_waivers:
-            out.append(f"  unused waiver: {w.policy} on {w.resource} matched nothing")
-    else:
-        out.append("")
-        out.append(f"Note: {NOTHING_CHECKED}.")
+_ORIGIN = {"preview": "Previewing", "stack-export": "Checking the stack export of",
+           "preview-json": "Checking the preview JSON of"}
 
-    for error in result.errors:
-        out.append(f"error: {error}")
+_LEVEL_COLOR = {Level.MANDATORY: "red", Level.REMEDIATE: "red", Level.ADVISORY: "yellow", Level.DISABLED: "dim"}
+
+
+class _Writer:
+    def __init__(self, result: GateResult, style: Style) -> None:
+        self.result = result
+        self.style = style
+        self.locator = Locator(result)
+        self.policies = policy_lookup(result.packs)
+        self.several_packs = len({f.pack for f in result.findings} | {p.name for p in result.packs}) > 1
+        self.out: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        self.out.extend(lines)
+
+    def heading(self, title: str) -> None:
+        self.add("", self.style.paint(title, "bold"))
+
+    def where(self, file: str | None, line: int) -> str:
+        return self.locator.place(file, line).label if file else ""
+
+    # -- sections ----------------------------------------------------------------------------
+
+    def header(self) -> None:
+        r = self.result
+        what = _ORIGIN.get(r.origin, "Checking")
+        self.add(self.style.paint(f"{what} {r.project or '?'} (stack {r.stack or '?'})"
+                                  + (" offline" if r.origin == "preview" else ""), "bold"))
+
+    def plan(self) -> None:
+        r = self.result
+        if not r.resources:
+            return
+        self.add("")
+        rows = [(res.type, res.name, self.where(res.source.file, res.source.line) if res.source else "")
+                for res in r.resources]
+        for line in columns(rows, ("TYPE", "NAME", "DECLARED AT"), indent=INDENT):
+            self.add(_clip(line, self.style))
+        self.add(f"{plural(len(r.resources), 'resource')} planned")
+        for placeholder, title in ((True, "Invokes answered with placeholder values"),
+                                   (False, "Invokes answered with an empty result")):
+            invokes = [i for i in r.invokes if i.placeholder is placeholder]
+            if invokes:
+                listed = ", ".join(i.token + (f" (x{i.count})" if i.count > 1 else "") for i in invokes)
+                self.add(*self.style.wrap(listed, INDENT, first=f"{title}: "))
+
+    def packs(self) -> None:
+        r = self.result
+        if not r.packs:
+            self.add("", nothing_checked_sentence(r))
+            return
+        self.heading("Policies:")
+        for pack in r.packs:
+            self.pack_line(pack)
+
+    def pack_line(self, pack: PackInfo) -> None:
+        mine = [f for f in reported_findings(self.result) if f.pack == pack.name]
+        blocking = sum(1 for f in mine if f.blocks)
+        advisory = sum(1 for f in mine if not f.blocks and f.waiver is None)
+        waived = sum(1 for f in mine if f.waiver is not None)
+        if self.result.errors:
+            mark, color = "[incomplete]", "red"
+        elif blocking:
+            mark, color = "[fail]", "red"
+        elif advisory:
+            mark, color = "[warn]", "yellow"
+        else:
+            mark, color = "[pass]", "green"
+        counts = ", ".join([plural(len(pack.policies), "policy", "policies"), f"{blocking} blocking",
+                            f"{advisory} advisory", f"{waived} waived"])
+        lines = self.style.wrap(f"{pack.name}@v{pack.version or '?'} (local: {_display_path(pack.path)}): {counts}",
+                                INDENT * 2, first=f"{INDENT}{mark} ")
+        lines[0] = lines[0].replace(mark, self.style.paint(mark, color, "bold"), 1)
+        self.add(*lines)
+        by_policy: dict[str, list] = defaultdict(list)
+        for rem in self.result.remediations:
+            if rem.pack == pack.name:
+                by_policy[rem.policy].append(rem)
+        for policy in sorted(by_policy):
+            rems = by_policy[policy]
+            keys = sorted({k for rem in rems for k in rem.changed_keys})
+            text = (f"[remediate] {policy} ({plural(len(rems), 'resource')}): would change "
+                    f"{', '.join(keys) or 'nothing'}")
+            self.add(*self.style.wrap(text, INDENT * 2 + "  ", first=INDENT * 2 + "- "))
+
+    def findings(self) -> None:
+        reported = reported_findings(self.result)
+        groups = (("Blocking", [f for f in reported if f.blocks]),
+                  ("Advisory", [f for f in reported if not f.blocks and f.waiver is None]),
+                  ("Waived", [f for f in reported if f.waiver is not None]))
+        for title, findings in groups:
+            if findings:
+                self.heading(f"{title} ({len(findings)}):")
+                self.by_resource(findings)
+
+    def by_resource(self, findings: list[Finding]) -> None:
+        groups: dict[str, list[Finding]] = defaultdict(list)
+        for finding in sorted_findings(findings):
+            groups[finding.urn].append(finding)
+        order = {res.urn: res.order for res in self.result.resources}
+
+        def rank(urn: str) -> tuple:
+            worst = min(SEVERITY_RANK.get(f.severity, 9) for f in groups[urn])
+            return worst, order.get(urn, len(order)), urn
+
+        for urn in sorted(groups, key=rank):
+            first = groups[urn][0]
+            where = self.where(first.source.file, first.source.line) if first.source else ""
+            title = terminal_safe(f"{first.type} ({first.name})" if first.type else first.urn)
+            self.add(f"  {self.style.paint(title, 'blue', 'bold')}" + (f"  {where}" if where else ""))
+            for finding in groups[urn]:
+                self.finding(finding)
+
+    def finding(self, f: Finding) -> None:
+        style = self.style
+        policy = f"{f.pack}/{f.policy}" if self.several_packs else f.policy
+        level = style.paint(f"[{f.level.value}]", _LEVEL_COLOR.get(f.level, "dim"))
+        more = INDENT + "  "
+        self.add(f"{INDENT}- {level} {style.paint(terminal_safe(policy), 'bold')}  {_severity(f.severity)}")
+        if f.kind is FindingKind.INDETERMINATE:
+            self.add(*style.wrap("could not decide: a value it reads is unknown until deployment", more))
+        self.add(*style.wrap(f.message.strip() or f.policy, more))
+        info = self.policies.get((f.pack, f.policy))
+        if f.waiver is not None:
+            w = f.waiver
+            self.add(*style.wrap(f"waived until {w.expires} by {w.owner}: {w.reason}", more))
+        if info is not None and info.remediation.strip():
+            self.add(*style.wrap(f"remediation: {info.remediation.strip()}", more))
+        if info is not None and info.url:
+            self.add(*style.wrap(f"more: {info.url}", more))
+
+    def review(self) -> None:
+        r = self.result
+        lines = [f"policy level lowered: {d}" for d in r.downgrades]
+        lines += [f"expired waiver: {w.policy} on {w.resource} (owner {w.owner}, expired {w.expires}): "
+                  "it no longer hides anything" for w in r.expired_waivers]
+        lines += [f"unused waiver: {w.policy} on {w.resource} (owner {w.owner}, expires {w.expires}) "
+                  "matched nothing" for w in r.unused_waivers]
+        self.notes("To review:", lines)
+        self.notes("Warnings:", r.warnings)
+        self.notes("Errors:", r.errors, "red")
+
+    def notes(self, title: str, lines: Iterable[str], color: str | None = None) -> None:
+        lines = list(lines)
+        if not lines:
+            return
+        self.heading(title)
+        for line in lines:
+            wrapped = self.style.wrap(line, INDENT + "  ", first=INDENT + "- ")
+            self.add(*(self.style.paint(w, color) if color else w for w in wrapped))
+
+    def verdict(self) -> None:
+        self.add("", verdict_line(self.result, self.style))
+
+
+def _severity(severity: Severity) -> str:
+    return severity.value or "unspecified"
+
+
+def _display_path(path: str) -> str:
+    """A pack's directory relative to the working directory when below it, as the user typed it."""
+    if not path:
+        return "?"
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+def verdict_line(result: GateResult, style: Style = PLAIN) -> str:
+    """One line: the verdict, then the JSON summary's counts under the same names."""
     s = result.summary()
     verdict = result.verdict
     if verdict is Verdict.ERROR:
-        line = "ERROR: the gate could not complete its evaluation (exit 2)"
+        head = style.paint("ERROR", "red", "bold") + ": the gate could not complete its evaluation"
     elif verdict is Verdict.FAIL:
-        line = f"FAIL: {s['blocking']} blocking finding(s) (exit 1)"
+        head = style.paint("FAIL", "red", "bold")
     else:
-        line = "PASS" + ("" if result.checked else " (nothing checked)")
-    out.append("")
-    out.append(f"{line}; {s['violations']} violation(s), {s['indeterminate']} indeterminate, "
-               f"{s['waived']} waived, {s['resources']} resources, {result.duration_seconds:.2f}s")
-    return "\n".join(out) + "\n"
+        head = style.paint("PASS", "green", "bold") + ("" if result.checked else " (nothing checked)")
+    counts = ", ".join([f"{s['blocking']} blocking", f"{s['advisory']} advisory", f"{s['indeterminate']} indeterminate",
+                        f"{s['waived']} waived", plural(s["remediations"], "remediation"),
+                        plural(s["errors"], "error")])
+    scope = ", ".join([plural(s["resources"], "resource"), plural(s["packs"], "pack"),
+                       plural(s["policies"], "policy", "policies")])
+    return f"{head}: {counts}; {scope}; {result.duration_seconds:.2f}s (exit {s['exitCode']})"
+
+
+def format_result(result: GateResult, style: Style = PLAIN) -> str:
+    w = _Writer(result, style)
+    w.header()
+    w.plan()
+    w.packs()
+    w.findings()
+    w.review()
+    w.verdict()
+    return "\n".join(w.out) + "\n"
