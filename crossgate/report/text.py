@@ -17,8 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping, TextIO
 
-from ..model import Finding, FindingKind, GateResult, Level, PackInfo, Severity, Verdict
-from ._common import (SEVERITY_RANK, Locator, nothing_checked_sentence, plural, policy_lookup, reported_findings,
+from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Severity, Verdict
+from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked_sentence, plural, policy_lookup, reported_findings,
                       sorted_findings, terminal_safe)
 
 #: Columns assumed when the width matters but is unknown (``crossgate policies`` off a terminal).
@@ -310,3 +310,59 @@ def format_result(result: GateResult, style: Style = PLAIN) -> str:
     w.review()
     w.verdict()
     return "\n".join(w.out) + "\n"
+
+
+# -- `crossgate policies` ---------------------------------------------------------------------
+
+def policy_types(policy: PolicyInfo) -> list[str]:
+    """Resource types a policy covers, when its pack lists them as ``type:<token>`` tags."""
+    return [t[len("type:"):] for t in policy.tags if t.startswith("type:")]
+
+
+def policy_references(policy: PolicyInfo) -> list[str]:
+    refs = [t for t in policy.tags if not t.startswith("type:") and t != "security"]
+    if not refs:
+        reference = framework_reference(policy)
+        if reference:
+            refs.append(reference)
+    return refs
+
+
+def format_policies(packs: Iterable[PackInfo], width: int = DEFAULT_WIDTH) -> str:
+    """Each pack's policies in columns (name, level, severity, kind) with the description, types and
+    references wrapped below each, every line within ``width`` columns (a single word longer than the
+    width, such as a URL, is never broken). Narrower than the columns: one field per line."""
+    style = Style(width=max(20, width))
+    out: list[str] = []
+    for n, pack in enumerate(packs):
+        if n:
+            out.append("")
+        out += style.wrap(f"{pack.name}@v{pack.version or '?'} (local: {_display_path(pack.path)}): "
+                          f"{plural(len(pack.policies), 'policy', 'policies')}", INDENT, first="")
+        if pack.description.strip():
+            out += style.wrap(pack.description.strip(), "")
+        out.append("")
+        header = ("NAME", "LEVEL", "SEVERITY", "KIND")
+        rows = [(p.name, p.enforcement_level.value, _severity(p.severity), p.kind) for p in pack.policies]
+        table = columns(rows, header)
+        stacked = max(len(line) for line in table) > style.width
+        if not stacked:
+            out += table[:2]
+        for row, (policy, line) in zip(rows, zip(pack.policies, table[2:])):
+            if stacked:
+                out += style.wrap(policy.name, INDENT, first="")
+                out += style.wrap(f"level {row[1]}, severity {row[2]}, {row[3]} policy", INDENT)
+            else:
+                out.append(line)
+            details = [policy.description.strip() or policy.display_name or "-"]
+            if policy.default_level is not policy.enforcement_level:
+                details.append(f"default level: {policy.default_level.value}")
+            types = policy_types(policy)
+            if types:
+                details.append("types: " + ", ".join(types))
+            refs = policy_references(policy)
+            if refs:
+                details.append("references: " + ", ".join(refs))
+            for detail in details:
+                out += style.wrap(detail, INDENT + "  ", first=INDENT)
+    return "\n".join(out) + "\n"
