@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, TextIO
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Severity, Verdict
-from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked_sentence, plural, policy_lookup, reported_findings,
+from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked, plural, policy_lookup, reported_findings,
                       sorted_findings, terminal_safe)
 
 #: Columns assumed when the width matters but is unknown (``crossgate policies`` off a terminal).
@@ -162,7 +162,7 @@ class _Writer:
     def packs(self) -> None:
         r = self.result
         if not r.packs:
-            self.add("", nothing_checked_sentence(r))
+            self.add("", f"Note: {nothing_checked(r)}.")
             return
         self.heading("Policies:")
         for pack in r.packs:
@@ -252,7 +252,8 @@ class _Writer:
         lines += [f"unused waiver: {w.policy} on {w.resource} (owner {w.owner}, expires {w.expires}) "
                   "matched nothing" for w in r.unused_waivers]
         self.notes("To review:", lines)
-        self.notes("Warnings:", r.warnings)
+        self.notes("Warnings:", (w[len("warning:"):].strip() if w.lower().startswith("warning:") else w
+                                 for w in r.warnings))
         self.notes("Errors:", r.errors, "red")
 
     def notes(self, title: str, lines: Iterable[str], color: str | None = None) -> None:
