@@ -101,13 +101,6 @@ def columns(rows: list[tuple[str, ...]], header: tuple[str, ...], indent: str = 
     return lines
 
 
-def _clip(line: str, style: Style) -> str:
-    # Only the plan is clipped (every finding below is printed whole); JSON has every row in full.
-    if style.width is None or len(line) <= style.width:
-        return line
-    return line[: style.width - 1] + "\u2026"
-
-
 # -- the report -------------------------------------------------------------------------------
 
 _ORIGIN = {"preview": "Previewing", "stack-export": "Checking the stack export of",
@@ -149,15 +142,20 @@ class _Writer:
         self.add("")
         rows = [(res.type, res.name, self.where(res.source.file, res.source.line) if res.source else "")
                 for res in r.resources]
-        for line in columns(rows, ("TYPE", "NAME", "DECLARED AT"), indent=INDENT):
-            self.add(_clip(line, self.style))
+        table = columns(rows, ("TYPE", "NAME", "DECLARED AT"), indent=INDENT)
+        if self.style.width is None or max(len(line) for line in table) <= self.style.width:
+            self.add(*table)
+        else:  # too wide for this terminal: one resource per entry, wrapped, nothing cut off
+            for type_, name, where in rows:
+                self.add(*self.style.wrap(f"{type_} ({name})" + (f"  {where}" if where else ""), INDENT * 2,
+                                          first=INDENT))
         self.add(f"{plural(len(r.resources), 'resource')} planned")
         for placeholder, title in ((True, "Invokes answered with placeholder values"),
                                    (False, "Invokes answered with an empty result")):
             invokes = [i for i in r.invokes if i.placeholder is placeholder]
             if invokes:
                 listed = ", ".join(i.token + (f" (x{i.count})" if i.count > 1 else "") for i in invokes)
-                self.add(*self.style.wrap(listed, INDENT, first=f"{title}: "))
+                self.add(*self.style.wrap(f"{title}: {listed}", INDENT, first=""))
 
     def packs(self) -> None:
         r = self.result
@@ -222,7 +220,9 @@ class _Writer:
             first = groups[urn][0]
             where = self.where(first.source.file, first.source.line) if first.source else ""
             title = terminal_safe(f"{first.type} ({first.name})" if first.type else first.urn)
-            self.add(f"  {self.style.paint(title, 'blue', 'bold')}" + (f"  {where}" if where else ""))
+            lines = self.style.wrap(title + (f"  {where}" if where else ""), INDENT, first="  ")
+            lines[0] = lines[0].replace(title, self.style.paint(title, "blue", "bold"), 1)
+            self.add(*lines)
             for finding in groups[urn]:
                 self.finding(finding)
 

@@ -163,10 +163,14 @@ def test_findings_wrap_to_the_terminal_width(sample) -> None:
         message="word " * 40, source=SourceLocation("storage/buckets.py", 30)))
     plain = format_result(sample)
     assert max(len(line) for line in plain.splitlines()) > 200  # off a terminal, nothing is wrapped
-    narrow = format_result(sample, Style(width=60))
-    too_wide = [line for line in narrow.splitlines()[:-1] if len(line) > 60 and len(line.split()) > 1]
-    # The plan's rows are clipped to the width; only the verdict stays one line, whatever its length.
+    narrow = format_result(sample, Style(width=50))
+    too_wide = [line for line in narrow.splitlines()[:-1] if len(line) > 50 and len(line.split()) > 1]
+    # Only the verdict stays one line, whatever its length.
     assert too_wide == []
+    # The plan, too wide for 50 columns, lists each resource with its location, nothing cut off.
+    plan = narrow.split("\n\n")[1].splitlines()
+    assert plan[:4] == ["    pulumi:pulumi:Stack (demo-dev)", "    test:index:Bucket (logs)",
+                        "        app/__main__.py:12", "    test:index:Bucket (data)"]
 
 
 # -- crossgate policies -----------------------------------------------------------------------
