@@ -169,8 +169,8 @@ def test_findings_wrap_to_the_terminal_width(sample) -> None:
     assert too_wide == []
     # The plan, too wide for 50 columns, lists each resource with its location, nothing cut off.
     plan = narrow.split("\n\n")[1].splitlines()
-    assert plan[:4] == ["    pulumi:pulumi:Stack (demo-dev)", "    test:index:Bucket (logs)",
-                        "        app/__main__.py:12", "    test:index:Bucket (data)"]
+    assert plan[:4] == ["    pulumi:pulumi:Stack (demo-dev)", "    test:index:Bucket (logs)  app/__main__.py:12",
+                        "    test:index:Bucket (data)", "        app/storage/buckets.py:30"]
 
 
 # -- crossgate policies -----------------------------------------------------------------------
