@@ -146,17 +146,20 @@ def cmd_preview(args: argparse.Namespace) -> int:
     finally:
         if options.progress is not None:
             options.progress.close()
-    _report_errors(result, args)
     _write_reports(result, args)
+    _report_errors(result, args)
     return result.exit_code
 
 
 def _report_errors(result, args: argparse.Namespace) -> None:
-    """Each error once: the table on stdout lists them itself, so stderr carries them only when stdout
-    is a machine format. Details (tracebacks, pack stderr) go to stderr under ``--verbose``."""
-    if args.format != "table":
-        for error in result.errors:
-            print(f"crossgate: error: {error}", file=sys.stderr)
+    """Each error once, on stderr, after the report (the table's verdict counts them and does not
+    repeat them), stripped of control characters a pack's output could carry. Details (tracebacks,
+    pack stderr) follow under ``--verbose``."""
+    from .report._common import terminal_safe
+
+    sys.stdout.flush()
+    for error in result.errors:
+        print(f"crossgate: error: {terminal_safe(error)}", file=sys.stderr)
     if args.verbose:
         for detail in result.error_details:
             print(detail, file=sys.stderr)
@@ -193,8 +196,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .imports import check
 
     result = check(args)
-    _report_errors(result, args)
     _write_reports(result, args)
+    _report_errors(result, args)
     return result.exit_code
 
 

@@ -2,8 +2,9 @@
 
 The plan first, then a ``Policies:`` section with one line per pack, then the findings grouped by
 resource (blocking, then advisory, then waived), each with its policy, level, severity, message,
-declaring file:line, remediation and link; then what needs review, the errors, and a one-line
-verdict whose counts are the JSON summary's.
+declaring file:line, remediation and link; then what needs review and the warnings, and a one-line
+verdict whose counts are the JSON summary's. Errors are not repeated here: the CLI prints each one
+once on stderr, and the verdict counts them.
 
 :func:`format_result` is pure. With the default :data:`PLAIN` style it writes stable text for CI
 logs and files; :func:`terminal_style` adds colour and wrapping for an interactive terminal only.
@@ -254,16 +255,14 @@ class _Writer:
         self.notes("To review:", lines)
         self.notes("Warnings:", (w[len("warning:"):].strip() if w.lower().startswith("warning:") else w
                                  for w in r.warnings))
-        self.notes("Errors:", r.errors, "red")
 
-    def notes(self, title: str, lines: Iterable[str], color: str | None = None) -> None:
+    def notes(self, title: str, lines: Iterable[str]) -> None:
         lines = list(lines)
         if not lines:
             return
         self.heading(title)
         for line in lines:
-            wrapped = self.style.wrap(line, INDENT + "  ", first=INDENT + "- ")
-            self.add(*(self.style.paint(w, color) if color else w for w in wrapped))
+            self.add(*self.style.wrap(line, INDENT + "  ", first=INDENT + "- "))
 
     def verdict(self) -> None:
         self.add("", verdict_line(self.result, self.style))
@@ -289,14 +288,14 @@ def verdict_line(result: GateResult, style: Style = PLAIN) -> str:
     s = result.summary()
     verdict = result.verdict
     if verdict is Verdict.ERROR:
-        head = style.paint("ERROR", "red", "bold") + ": the gate could not complete its evaluation"
+        head = style.paint("ERROR", "red", "bold") + " (the gate could not complete its evaluation)"
     elif verdict is Verdict.FAIL:
         head = style.paint("FAIL", "red", "bold")
     else:
         head = style.paint("PASS", "green", "bold") + ("" if result.checked else " (nothing checked)")
     counts = ", ".join([f"{s['blocking']} blocking", f"{s['advisory']} advisory", f"{s['indeterminate']} indeterminate",
                         f"{s['waived']} waived", plural(s["remediations"], "remediation"),
-                        plural(s["errors"], "error")])
+                        plural(s["errors"], "error") + (" (printed on stderr)" if s["errors"] else "")])
     scope = ", ".join([plural(s["resources"], "resource"), plural(s["packs"], "pack"),
                        plural(s["policies"], "policy", "policies")])
     return f"{head}: {counts}; {scope}; {result.duration_seconds:.2f}s (exit {s['exitCode']})"

@@ -7,6 +7,7 @@ Regenerate the goldens after an intended change with ``CROSSGATE_UPDATE_GOLDEN=1
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -102,10 +103,18 @@ def test_no_pack_given_still_says_so(empty) -> None:
     assert "\nNote: no policy pack was given: nothing was checked.\n" in format_result(empty)
 
 
-def test_control_characters_from_a_pack_never_reach_the_terminal(errored) -> None:
-    text = format_result(errored, Style(color=True, width=100))
-    assert "<boom> & [31mred" in text
-    assert "\x1b[31mred" not in text
+def test_control_characters_from_a_pack_never_reach_the_terminal(sample) -> None:
+    sample.findings[0] = dataclasses.replace(sample.findings[0], message="no owner tag \x1b[2J\x1b[31mred\rover")
+    text = format_result(sample, Style(color=True, width=100))
+    assert "      no owner tag [2J[31mredover\n" in text
+
+
+def test_errors_are_counted_in_the_verdict_not_repeated(errored) -> None:
+    text = format_result(errored)
+    assert "timed out evaluating policies" not in text and "RuntimeError" not in text
+    assert text.splitlines()[-1] == (
+        "ERROR (the gate could not complete its evaluation): 1 blocking, 0 advisory, 0 indeterminate, 0 waived, "
+        "0 remediations, 2 errors (printed on stderr); 4 resources, 1 pack, 7 policies; 1.50s (exit 2)")
 
 
 # -- warnings, in every format ----------------------------------------------------------------
@@ -251,20 +260,37 @@ def test_reference_stack_table_matches_golden() -> None:
     check_golden("reference.table.txt", normalise(proc.stdout))
 
 
+BROKEN_PACK_ERROR = "policy pack exits exited with code 1 at start: broken pack: cannot load its policies"
+
+
 def test_pack_that_fails_to_load_table_matches_golden_and_prints_its_error_once() -> None:
     proc = preview(FIXTURES / "programs" / "things", "--policy-pack", str(FIXTURES / "packs" / "exits"))
     assert proc.returncode == 2
-    error = "policy pack exits exited with code 1 at start: broken pack: cannot load its policies"
-    assert (proc.stdout + proc.stderr).count(error) == 1
-    assert proc.stderr == ""
+    assert (proc.stdout + proc.stderr).count(BROKEN_PACK_ERROR) == 1
+    assert proc.stderr.splitlines() == [f"crossgate: error: {BROKEN_PACK_ERROR}"]
     assert "no policy pack was given" not in proc.stdout
+    assert "Note: no policy pack was evaluated because the run stopped on an error: nothing was checked." in proc.stdout
     check_golden("pack-fails.table.txt", normalise(proc.stdout))
 
 
-def test_machine_formats_print_each_error_once_on_stderr() -> None:
+@pytest.mark.parametrize("fmt", ["json", "sarif", "junit", "markdown"])
+def test_machine_formats_print_each_error_once_on_stderr(fmt) -> None:
     proc = preview(FIXTURES / "programs" / "things", "--policy-pack", str(FIXTURES / "packs" / "exits"),
-                   "--format", "json")
+                   "--format", fmt)
     assert proc.returncode == 2
-    error = "policy pack exits exited with code 1 at start: broken pack: cannot load its policies"
-    assert proc.stderr.splitlines() == [f"crossgate: error: {error}"]
-    assert json.loads(proc.stdout)["errors"] == [error]
+    assert proc.stderr.splitlines() == [f"crossgate: error: {BROKEN_PACK_ERROR}"]
+    assert BROKEN_PACK_ERROR in proc.stdout  # the report itself carries it too, for the file it becomes
+    assert "no policy pack was given" not in proc.stdout.lower()
+
+
+def test_errors_on_stderr_carry_no_control_characters(errored, capsys) -> None:
+    import argparse
+
+    from crossgate import cli
+
+    cli._report_errors(errored, argparse.Namespace(verbose=False, format="table"))
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "crossgate: error: policy pack demo-pack: timed out evaluating policies (raise --timeout)",
+        "crossgate: error: evaluating urn:pulumi:dev::demo::test:index:Bucket::data: RuntimeError: <boom> & [31mred"]
