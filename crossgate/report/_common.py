@@ -139,6 +139,18 @@ def reported_findings(result: GateResult) -> list[Finding]:
     return [f for f in result.findings if f.kind is not FindingKind.NOT_APPLICABLE]
 
 
+def reporting_packs(result: GateResult) -> list[PackInfo]:
+    """The packs evaluated, then a bare entry for any pack that reported findings or remediations but
+    is missing from ``result.packs`` (it failed later), so nothing it said goes unattributed."""
+    packs = list(result.packs)
+    known = {p.name for p in packs}
+    for name in dict.fromkeys([*(f.pack for f in result.findings), *(r.pack for r in result.remediations)]):
+        if name not in known:
+            packs.append(PackInfo(name=name, version="", path=""))
+            known.add(name)
+    return packs
+
+
 def policy_lookup(packs: Iterable[PackInfo]) -> dict[tuple[str, str], PolicyInfo]:
     return {(pack.name, p.name): p for pack in packs for p in pack.policies}
 

@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, TextIO
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Severity, Verdict
 from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked, plural, policy_lookup, reported_findings,
-                      sorted_findings, terminal_safe)
+                      reporting_packs, sorted_findings, terminal_safe)
 
 #: Columns assumed when the width matters but is unknown (``crossgate policies`` off a terminal).
 DEFAULT_WIDTH = 80
@@ -159,12 +159,12 @@ class _Writer:
                 self.add(*self.style.wrap(f"{title}: {listed}", INDENT, first=""))
 
     def packs(self) -> None:
-        r = self.result
-        if not r.packs:
-            self.add("", f"Note: {nothing_checked(r)}.")
+        packs = reporting_packs(self.result)
+        if not packs:
+            self.add("", f"Note: {nothing_checked(self.result)}.")
             return
         self.heading("Policies:")
-        for pack in r.packs:
+        for pack in packs:
             self.pack_line(pack)
 
     def pack_line(self, pack: PackInfo) -> None:
@@ -180,9 +180,11 @@ class _Writer:
             mark, color = "[warn]", "yellow"
         else:
             mark, color = "[pass]", "green"
-        counts = ", ".join([plural(len(pack.policies), "policy", "policies"), f"{blocking} blocking",
-                            f"{advisory} advisory", f"{waived} waived"])
-        lines = self.style.wrap(f"{pack.name}@v{pack.version or '?'} (local: {_display_path(pack.path)}): {counts}",
+        # A bare entry (see reporting_packs) is a pack that reported, then failed: its policies are unknown.
+        counts = ", ".join([plural(len(pack.policies), "policy", "policies") if pack.path else "failed",
+                            f"{blocking} blocking", f"{advisory} advisory", f"{waived} waived"])
+        local = f" (local: {_display_path(pack.path)})" if pack.path else ""
+        lines = self.style.wrap(f"{pack.name}@v{pack.version or '?'}{local}: {counts}",
                                 INDENT * 2, first=f"{INDENT}{mark} ")
         lines[0] = lines[0].replace(mark, self.style.paint(mark, color, "bold"), 1)
         self.add(*lines)

@@ -294,3 +294,11 @@ def test_errors_on_stderr_carry_no_control_characters(errored, capsys) -> None:
     assert captured.err.splitlines() == [
         "crossgate: error: policy pack demo-pack: timed out evaluating policies (raise --timeout)",
         "crossgate: error: evaluating urn:pulumi:dev::demo::test:index:Bucket::data: RuntimeError: <boom> & [31mred"]
+
+
+def test_findings_of_a_pack_that_failed_later_are_attributed_to_it(errored) -> None:
+    errored.packs.clear()  # the pack reported one finding, then failed
+    text = format_result(errored)
+    assert "Note:" not in text
+    assert section(text, "Policies:") == ["Policies:", "    [incomplete] demo-pack@v?: failed, 1 blocking, 0 advisory, 0 waived"]
+    assert "    - [mandatory] bucket-https-only  critical" in section(text, "Blocking (1):")
