@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, TextIO
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Severity, Verdict
-from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked, plural, policy_lookup, reported_findings,
-                      reporting_packs, sorted_findings, terminal_safe)
+from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked, plural, policy_lookup,
+                      reported_findings, reporting_packs, sorted_findings, terminal_safe)
 
 #: Columns assumed when the width matters but is unknown (``crossgate policies`` off a terminal).
 DEFAULT_WIDTH = 80

@@ -300,5 +300,6 @@ def test_findings_of_a_pack_that_failed_later_are_attributed_to_it(errored) -> N
     errored.packs.clear()  # the pack reported one finding, then failed
     text = format_result(errored)
     assert "Note:" not in text
-    assert section(text, "Policies:") == ["Policies:", "    [incomplete] demo-pack@v?: failed, 1 blocking, 0 advisory, 0 waived"]
+    assert section(text, "Policies:") == [
+        "Policies:", "    [incomplete] demo-pack@v?: failed, 1 blocking, 0 advisory, 0 waived"]
     assert "    - [mandatory] bucket-https-only  critical" in section(text, "Blocking (1):")
