@@ -190,19 +190,27 @@ class Locator:
     def __init__(self, result: GateResult) -> None:
         self.project_dir = os.path.abspath(result.project_dir or ".")
         self.root = repo_root(self.project_dir)
+        #: Each file's path as reports show it, computed once: a large stack has few files.
+        self._paths: dict[str, tuple[str, bool]] = {}
         project_file = next((name for name in PROJECT_FILES
                              if os.path.isfile(os.path.join(self.project_dir, name))), PROJECT_FILES[0])
         self.project_file = self.place(project_file, 1)
 
     def place(self, file: str, line: int) -> Place:
+        known = self._paths.get(file)
+        if known is None:
+            known = self._paths[file] = self._path(file)
+        return Place(known[0], max(1, line), inside=known[1])
+
+    def _path(self, file: str) -> tuple[str, bool]:
         absolute = os.path.normpath(os.path.join(self.project_dir, file))
         try:
             rel = os.path.relpath(absolute, self.root)
         except ValueError:  # another drive, on Windows
             rel = os.pardir
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-            return Place(PurePath(absolute).as_posix(), max(1, line), inside=False)
-        return Place(PurePath(rel).as_posix(), max(1, line))
+            return PurePath(absolute).as_posix(), False
+        return PurePath(rel).as_posix(), True
 
     def of(self, finding: Finding | None = None, *, result: GateResult | None = None,
            urn: str = "") -> Place:
