@@ -303,3 +303,46 @@ def test_findings_of_a_pack_that_failed_later_are_attributed_to_it(errored) -> N
     assert section(text, "Policies:") == [
         "Policies:", "    [incomplete] demo-pack@v?: failed, 1 blocking, 0 advisory, 0 waived"]
     assert "    - [mandatory] bucket-https-only  critical" in section(text, "Blocking (1):")
+
+
+def run_on_a_terminal(env: dict[str, str]) -> tuple[int, str]:
+    """``crossgate preview`` with stdout on a pseudo-terminal, as a user at a shell runs it."""
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    args = ["preview", "--cwd", str(FIXTURES / "programs" / "things"), "--stack", "dev", "--parallel", "1",
+            "--policy-pack", str(FIXTURES / "packs" / "basic")]
+    proc = subprocess.Popen([sys.executable, "-m", "crossgate", *args], cwd=REPO, stdout=slave,
+                            stderr=subprocess.PIPE, env={**os.environ, **env})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    proc.wait(timeout=300)
+    return proc.returncode, b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_on_a_terminal_the_table_is_coloured_and_fits_columns() -> None:
+    code, out = run_on_a_terminal({"COLUMNS": "60", "NO_COLOR": "", "TERM": "xterm"})
+    assert code == 1
+    assert "\x1b[31m[mandatory]\x1b[0m" in out
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out).splitlines()
+    assert [line for line in plain[:-1] if len(line) > 60 and len(line.split()) > 1] == []
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_on_a_terminal_no_color_turns_colour_off() -> None:
+    code, out = run_on_a_terminal({"COLUMNS": "60", "NO_COLOR": "1", "TERM": "xterm"})
+    assert code == 1
+    assert "\x1b[" not in out
+    assert "[mandatory] no-public-flag  critical" in out
