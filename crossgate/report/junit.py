@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation
-from ._common import (Locator, nothing_checked_sentence, first_line, remediation_text, reported_findings,
+from ._common import (Locator, first_line, nothing_checked_sentence, remediation_text, reported_findings,
                       resource_label, sorted_findings, waiver_note, warning_line, xml_safe)
 
 TOOL = "crossgate"

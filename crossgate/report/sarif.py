@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation, Severity
-from ._common import (FINGERPRINT_KEY, RULE_LEVEL, nothing_checked_sentence, SECURITY_SEVERITY, Locator, Place,
-                      fingerprint, framework_reference, remediation_text, reported_findings,
+from ._common import (FINGERPRINT_KEY, RULE_LEVEL, SECURITY_SEVERITY, Locator, Place, fingerprint,
+                      framework_reference, nothing_checked_sentence, remediation_text, reported_findings,
                       sorted_findings, waiver_note)
 
 SARIF_VERSION = "2.1.0"
