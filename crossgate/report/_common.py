@@ -94,9 +94,14 @@ def fingerprint(pack: str, policy: str, urn: str, *extra: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def warning_text(warning: str) -> str:
+    """A ``GateResult.warnings`` entry without the ``warning:`` prefix program logs carry."""
+    return warning[len("warning:"):].strip() if warning.lower().startswith("warning:") else warning
+
+
 def warning_line(warning: str) -> str:
     """A ``GateResult.warnings`` entry as one line that says it is a warning."""
-    return warning if warning.lower().startswith("warning:") else f"warning: {warning}"
+    return f"warning: {warning_text(warning)}"
 
 
 def first_line(text: str, limit: int = 200) -> str:

@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, TextIO
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Severity, Verdict
 from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked, plural, policy_lookup,
-                      reported_findings, reporting_packs, sorted_findings, terminal_safe)
+                      reported_findings, reporting_packs, sorted_findings, terminal_safe, warning_text)
 
 #: Columns assumed when the width matters but is unknown (``crossgate policies`` off a terminal).
 DEFAULT_WIDTH = 80
@@ -255,8 +255,7 @@ class _Writer:
         lines += [f"unused waiver: {w.policy} on {w.resource} (owner {w.owner}, expires {w.expires}) "
                   "matched nothing" for w in r.unused_waivers]
         self.notes("To review:", lines)
-        self.notes("Warnings:", (w[len("warning:"):].strip() if w.lower().startswith("warning:") else w
-                                 for w in r.warnings))
+        self.notes("Warnings:", (warning_text(w) for w in r.warnings))
 
     def notes(self, title: str, lines: Iterable[str]) -> None:
         lines = list(lines)
