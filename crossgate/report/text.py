@@ -208,6 +208,11 @@ class _Writer:
             if findings:
                 self.heading(f"{title} ({len(findings)}):")
                 self.by_resource(findings)
+        # What each waiver's glob covered, so a reviewer sees when it starts hiding a new resource.
+        labels = {f.urn: f"{f.type} ({f.name})" if f.type else f.urn for f in self.result.waived}
+        self.notes("Waivers applied:", (
+            f"{u.waiver.policy} on {u.waiver.resource} (owner {u.waiver.owner}, expires {u.waiver.expires}) "
+            f"matched {', '.join(labels.get(urn, urn) for urn in u.urns)}" for u in self.result.waiver_uses))
 
     def by_resource(self, findings: list[Finding]) -> None:
         groups: dict[str, list[Finding]] = defaultdict(list)

@@ -346,3 +346,10 @@ def test_on_a_terminal_no_color_turns_colour_off() -> None:
     assert code == 1
     assert "\x1b[" not in out
     assert "[mandatory] no-public-flag  critical" in out
+
+
+def test_waivers_applied_list_what_each_one_matched(sample) -> None:
+    assert section(format_result(sample), "Waivers applied:") == [
+        "Waivers applied:",
+        "    - bucket-https-only on urn:pulumi:dev::demo::test:index:Bucket::archive* (owner team-data, expires "
+        "2099-12-31) matched test:index:Bucket (archive)"]
