@@ -130,9 +130,10 @@ class DynamicProviders:
 
         def __init__(self: Any, provider: Any, name: str, props: Any, opts: Any = None) -> None:
             cls = type(provider)
-            token = f"pulumi-python:{type(self)._resource_type_name}"
-            with lock:
-                classes[(token, name)].append(f"{cls.__module__}.{cls.__qualname__}")
+            type_name = getattr(type(self), "_resource_type_name", None)
+            if type_name is not None:
+                with lock:
+                    classes[(f"pulumi-python:{type_name}", name)].append(f"{cls.__module__}.{cls.__qualname__}")
             original(self, provider, name, props, opts)
 
         dynamic.Resource.__init__ = __init__  # type: ignore[method-assign]
