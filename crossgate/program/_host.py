@@ -288,6 +288,16 @@ def make_monitor(pulumi_mocks: Any, registrations: Registrations, transforms: An
             ret.update(answer)
             return resource_pb2.ResourceInvokeResponse(**{"return": ret})
 
+        def Call(self, request: Any) -> Any:
+            # A method of a resource, served by its provider: nothing answers it offline, so its
+            # result is unknown, as an invoke without a placeholder.
+            from pulumi.runtime.proto import provider_pb2
+
+            emit({"kind": "invoke", "token": request.tok, "placeholder": False})
+            ret = struct_pb2.Struct()
+            ret.fields["result"].string_value = UNKNOWN
+            return provider_pb2.CallResponse(**{"return": ret})
+
         def RegisterResourceOutputs(self, request: Any) -> Any:
             return empty_pb2.Empty()
 

@@ -226,6 +226,18 @@ def test_placeholder_invokes_still_answer_with_their_documented_values(tmp_path)
     assert by_name(doc, "t")["inputs"]["tenant"] == "00000000-0000-0000-0000-000000000004"
 
 
+def test_resource_method_call_is_unknown_offline_and_listed(tmp_path):
+    root = program(tmp_path, '''
+        base = Thing("base", {})
+        key = pulumi.runtime.call("test:index:Thing/listKeys", {"__self__": base}, base)
+        Thing("user", {"target": key.apply(lambda k: k["primary"])})
+    ''')
+    proc, doc = gate(root)
+    assert proc.returncode == 0, proc.stderr
+    assert by_name(doc, "user")["inputs"]["target"] == {"$unknown": True}
+    assert doc["invokes"] == [{"token": "test:index:Thing/listKeys", "placeholder": False, "count": 1}]
+
+
 # -- 4. secure config read with a plain getter ------------------------------------------------
 
 def secure_stack(key: str = "feature:password") -> str:
