@@ -407,3 +407,21 @@ def test_program_gets_only_the_environment_it_needs(tmp_path):
     assert not names & set(leaked)
     assert not [n for n in names if n.startswith("CROSSGATE_")]
     assert {"PATH", "HOME", "LANG", "PULUMI_CONFIG", "PULUMI_PROJECT", "PULUMI_STACK", "PULUMI_DRY_RUN"} <= names
+
+
+def test_packs_get_the_provider_inputs_with_the_provider():
+    from crossgate.engine import _analyze_request
+    from crossgate.program.runner import run_program
+    from crossgate.project import load_project, load_stack_config
+
+    project = load_project(FIXTURES / "programs" / "resource-metadata")
+    outcome = run_program(project, load_stack_config(project, "dev"))
+    prov = next(r for r in outcome.resources if r.name == "prov")
+    explicit = next(r for r in outcome.resources if r.name == "explicitProvider")
+    assert explicit.provider_inputs is prov.properties
+    request = _analyze_request(explicit, explicit.properties)
+    assert (request.provider.urn, request.provider.type, request.provider.name) == (
+        prov.urn, "pulumi:providers:simple", "prov")
+    assert request.provider.properties == prov.properties
+    timed = next(r for r in outcome.resources if r.name == "customTimeouts")
+    assert _analyze_request(timed, timed.properties).options.customTimeouts.create == 300.0
