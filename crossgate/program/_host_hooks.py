@@ -23,16 +23,21 @@ class ProjectFrames:
     def __init__(self, root: str) -> None:
         self.root = root
 
-    def site(self, depth: int = 2, skip_self: Any = None) -> dict[str, Any] | None:
+    def site(self, depth: int = 2, skip_self: Any = None, direct: bool = False) -> dict[str, Any] | None:
+        """The nearest project frame above the caller's caller; with ``direct``, that frame only."""
         frame = sys._getframe(depth)
         while frame is not None:
-            filename = frame.f_code.co_filename
-            if (filename.startswith(self.root) and not filename.startswith(HOST_DIR)
-                    and not any(part in filename[len(self.root):] for part in _EXCLUDED)
-                    and (skip_self is None or frame.f_locals.get("self") is not skip_self)):
-                return {"file": os.path.relpath(filename, self.root), "line": frame.f_lineno}
+            if self._in_project(frame.f_code.co_filename) and (
+                    skip_self is None or frame.f_locals.get("self") is not skip_self):
+                return {"file": os.path.relpath(frame.f_code.co_filename, self.root), "line": frame.f_lineno}
+            if direct:
+                return None
             frame = frame.f_back
         return None
+
+    def _in_project(self, filename: str) -> bool:
+        return (filename.startswith(self.root) and not filename.startswith(HOST_DIR)
+                and not any(part in filename[len(self.root):] for part in _EXCLUDED))
 
 
 class SkippedApplies:
@@ -57,7 +62,8 @@ class SkippedApplies:
         def apply(self: Any, func: Callable[[Any], Any], run_with_unknowns: bool = False) -> Any:
             result = original(self, func, run_with_unknowns)
             if not run_with_unknowns:
-                site = frames.site()
+                # Only applies the project's own code calls; the SDK's and providers' are plumbing.
+                site = frames.site(direct=True)
                 if site is not None:
                     with lock:
                         watched.append((self, (site["file"], site["line"])))
