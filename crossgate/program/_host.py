@@ -19,7 +19,6 @@ options the engine hands packs), ``invoke``, ``log`` (warnings and errors the pr
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import concurrent.futures
 import json
@@ -45,14 +44,6 @@ def emit(record: dict[str, Any]) -> None:
         _RECORDS.write(line + "\n")
 
 
-class OfflineError(Exception):
-    """The program asked for something that does not exist offline."""
-
-
-ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-
-
 def _load_helpers() -> Any:
     """The host's sibling modules, imported without leaving crossgate's directory on ``sys.path``
     (where a program's own ``import runner`` would find the gate's module)."""
@@ -62,23 +53,29 @@ def _load_helpers() -> Any:
         sys.path.insert(0, here)
     try:
         import _host_hooks
+        import _host_monitor
         import _host_shapes
         import _host_transforms
     finally:
         while here in sys.path:
             sys.path.remove(here)
-    return _host_hooks, _host_shapes, _host_transforms
+    return _host_hooks, _host_monitor, _host_shapes, _host_transforms
 
 
 def main() -> int:
-    import pulumi
-    from google.protobuf import empty_pb2
-    from pulumi.runtime import mocks as pulumi_mocks
-    from pulumi.runtime.stack import run_in_stack
+    hooks, monitors, shapes, transforms = _load_helpers()
+    frames = hooks.ProjectFrames(os.path.realpath(OPTIONS["root"]))
+    skipped, dynamic = install_hooks(hooks, frames, monitors.OfflineError)
+    registrations = Registrations(frames)
+    monitor = monitors.RecordingMonitor(
+        OPTIONS, emit, registrations=registrations, transforms=transforms.Transforms(),
+        shaper=shapes.OutputShaper(shapes.load_conversions()), dynamic=dynamic)
+    logger = configure_runtime(monitor)
+    return run(registrations, skipped, logger)
 
-    hooks, shapes, transforms = _load_helpers()
-    root = os.path.realpath(OPTIONS["root"])
-    frames = hooks.ProjectFrames(root)
+
+def install_hooks(hooks: Any, frames: Any, offline_error: type[Exception]) -> tuple[Any, Any]:
+    """The SDK hooks that report what a preview hides (see ``_host_hooks``)."""
     skipped = hooks.SkippedApplies(frames)
     skipped.install()
     hooks.PlainSecretReads(
@@ -87,11 +84,16 @@ def main() -> int:
     ).install()
     dynamic = hooks.DynamicProviders()
     dynamic.install()
-    hooks.guard_plain_invokes(OfflineError)
+    hooks.guard_plain_invokes(offline_error)
+    return skipped, dynamic
 
-    registrations = Registrations(frames)
-    monitor = make_monitor(pulumi_mocks, registrations, transforms.Transforms(),
-                           shapes.OutputShaper(shapes.load_conversions()), dynamic)
+
+def configure_runtime(monitor: Any) -> Any:
+    """Point the SDK at the recording monitor, in preview mode; returns the logger it reports to."""
+    import pulumi
+    from google.protobuf import empty_pb2
+    from pulumi.runtime import mocks as pulumi_mocks
+
     logger = make_logger()
     pulumi.runtime.configure(pulumi_mocks.MockSettings(
         monitor=monitor,
@@ -103,6 +105,14 @@ def main() -> int:
         organization=OPTIONS.get("organization") or "organization",
         callbacks=None,
     ))
+    return logger
+
+
+def run(registrations: "Registrations", skipped: Any, logger: Any) -> int:
+    """Run the program in its stack to completion; report how it ended."""
+    import pulumi
+    from pulumi.runtime.stack import run_in_stack
+
     program_dir = OPTIONS["programDir"]
 
     def program() -> None:
@@ -165,175 +175,6 @@ class Registrations:
             if queue is not None and not queue:
                 del self._pending[key]
             return found
-
-
-def make_monitor(pulumi_mocks: Any, registrations: Registrations, transforms: Any, shaper: Any,
-                 dynamic: Any) -> Any:
-    from google.protobuf import empty_pb2, struct_pb2
-    from pulumi.runtime.proto import resource_pb2
-
-    project, stack = OPTIONS["project"], OPTIONS["stack"]
-    invoke_answers: dict[str, dict[str, Any]] = OPTIONS.get("invokeAnswers") or {}
-    stack_outputs: dict[str, dict[str, Any]] = OPTIONS.get("stackReferenceOutputs") or {}
-    allowed_remote = set(OPTIONS.get("allowRemoteComponents") or ())
-    seen_urns: set[str] = set()
-    protected: dict[str, bool] = {}
-    lock = threading.Lock()
-    default_providers: dict[str, str] = {}
-
-    def urn_for(parent: str, type_: str, name: str) -> str:
-        # As the engine builds it: the parent's qualified type is prefixed, except the root stack's.
-        if parent:
-            parent_type = parent.split("::")[2]
-            if parent_type != ROOT_STACK_TYPE:
-                type_ = f"{parent_type}${type_}"
-        return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
-
-    def provider_ref(request: Any) -> str:
-        if request.provider:
-            return request.provider
-        if not (request.custom or request.remote):
-            return ""
-        package = request.type.split(":")[0]
-        if package == "pulumi":
-            return ""
-        ref = default_providers.get(package)
-        if ref is None:
-            version = (request.version or "").replace(".", "_")
-            name = f"default_{version}" if version else "default"
-            urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:{package}::{name}"
-            ref = f"{urn}::{UNKNOWN}"
-            default_providers[package] = ref
-            emit({"kind": "resource", "urn": urn, "type": f"pulumi:providers:{package}", "name": name,
-                  "custom": True, "parent": None, "dependencies": [], "propertyDependencies": {},
-                  "provider": None, "protect": False, "props": "", "source": None, "order": 0})
-        return ref
-
-    def refuse_remote(request: Any, urn: str) -> None:
-        package = request.type.split(":")[0]
-        version = f" {request.version}" if request.version else ""
-        raise OfflineError(
-            f"remote component '{request.name}' ({request.type}, package {package}{version}) is constructed "
-            f"by its provider at deployment, so the resources it creates can't be seen offline; accept it "
-            f"with --allow-remote-component {request.type} to gate the rest of the program without them")
-
-    class Monitor(pulumi_mocks.MockMonitor):
-        def RegisterResource(self, request: Any) -> Any:
-            urn = urn_for(request.parent, request.type, request.name)
-            with lock:
-                if urn in seen_urns:
-                    raise OfflineError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
-                seen_urns.add(urn)
-            if request.remote and request.type not in allowed_remote:
-                refuse_remote(request, urn)
-            request = transforms.apply(request)
-            transforms.remember(urn, request.parent, request)
-            # As the engine does: a child that doesn't set protect inherits its parent's.
-            protect = request.protect if request.HasField("protect") else protected.get(request.parent, False)
-            protected[urn] = protect
-            seq, source, cls = registrations.take(request.type, request.name)
-            emit({
-                "kind": "resource",
-                "urn": urn,
-                "type": request.type,
-                "name": request.name,
-                "custom": bool(request.custom),
-                "parent": request.parent or None,
-                "dependencies": list(request.dependencies),
-                "propertyDependencies": {k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                "provider": provider_ref(request) or None,
-                "protect": protect,
-                "options": resource_options(request),
-                "remote": bool(request.remote),
-                "dynamicProvider": dynamic.take(request.type, request.name),
-                "props": base64.b64encode(request.object.SerializeToString()).decode(),
-                "source": source,
-                "order": seq,
-            })
-            if request.type == ROOT_STACK_TYPE:
-                return resource_pb2.RegisterResourceResponse(urn=urn)
-            # A preview carries inputs over as outputs, shaped as the provider returns them; everything
-            # else (ids, generated names, principal ids) is absent, which the SDK resolves as unknown
-            # during a dry run.
-            outputs = shaper.outputs(cls, request.type, request.object) if request.custom else request.object
-            return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=outputs)
-
-        def ReadResource(self, request: Any) -> Any:
-            if request.type == "pulumi:pulumi:StackReference":
-                name = request.properties.fields["name"].string_value if "name" in request.properties.fields else request.name
-                if name not in stack_outputs:
-                    raise OfflineError(
-                        f"StackReference '{name}' can't be read offline; supply its outputs with "
-                        f"--stack-reference-outputs FILE ({{\"{name}\": {{\"output\": ...}}}})")
-                emit({"kind": "invoke", "token": f"StackReference:{name}", "placeholder": False})
-                props = struct_pb2.Struct()
-                props.update({"name": name, "outputs": stack_outputs[name], "secretOutputNames": []})
-                urn = urn_for(request.parent, request.type, request.name)
-                return resource_pb2.ReadResourceResponse(urn=urn, properties=props)
-            raise OfflineError(f"reading existing resource '{request.name}' ({request.type}, id "
-                               f"{request.id}) needs the cloud; crossgate can't do it offline")
-
-        def Invoke(self, request: Any) -> Any:
-            request = transforms.apply_to_invoke(request)
-            token = request.tok
-            if token == "pulumi:pulumi:getResource":
-                raise OfflineError("looking up existing resources (pulumi:pulumi:getResource) needs the cloud")
-            answer = invoke_answers.get(token)
-            emit({"kind": "invoke", "token": token, "placeholder": answer is not None})
-            if answer is None:
-                # No cloud behind it and no documented placeholder: unknown, as the engine answers an
-                # invoke whose result can't be known during a preview.
-                return resource_pb2.ResourceInvokeResponse(unknown=True)
-            ret = struct_pb2.Struct()
-            ret.update(answer)
-            return resource_pb2.ResourceInvokeResponse(**{"return": ret})
-
-        def Call(self, request: Any) -> Any:
-            # A method of a resource, served by its provider: nothing answers it offline, so its
-            # result is unknown, as an invoke without a placeholder.
-            from pulumi.runtime.proto import provider_pb2
-
-            emit({"kind": "invoke", "token": request.tok, "placeholder": False})
-            ret = struct_pb2.Struct()
-            ret.fields["result"].string_value = UNKNOWN
-            return provider_pb2.CallResponse(**{"return": ret})
-
-        def RegisterResourceOutputs(self, request: Any) -> Any:
-            return empty_pb2.Empty()
-
-        def RegisterStackTransform(self, request: Any) -> Any:
-            transforms.add_stack_transform(request)
-            return empty_pb2.Empty()
-
-        def RegisterStackInvokeTransform(self, request: Any) -> Any:
-            transforms.add_stack_invoke_transform(request)
-            return empty_pb2.Empty()
-
-    class Mocks(pulumi_mocks.Mocks):
-        def new_resource(self, args: Any) -> Any:  # pragma: no cover - RegisterResource is overridden
-            return "", dict(args.inputs)
-
-        def call(self, args: Any) -> Any:  # pragma: no cover - Invoke is overridden
-            return {}
-
-    return Monitor(Mocks())
-
-
-def resource_options(request: Any) -> dict[str, Any]:
-    """The options the engine hands packs (``AnalyzerResourceOptions``), as the program set them."""
-    options: dict[str, Any] = {}
-    if request.ignoreChanges:
-        options["ignoreChanges"] = list(request.ignoreChanges)
-    if request.deleteBeforeReplaceDefined or request.deleteBeforeReplace:
-        options["deleteBeforeReplace"] = bool(request.deleteBeforeReplace)
-    if request.additionalSecretOutputs:
-        options["additionalSecretOutputs"] = list(request.additionalSecretOutputs)
-    if request.HasField("customTimeouts"):
-        timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete", "read")
-                    if getattr(request.customTimeouts, k)}
-        if timeouts:
-            options["customTimeouts"] = timeouts
-    return options
 
 
 def make_logger() -> Any:
