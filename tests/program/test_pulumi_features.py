@@ -130,6 +130,21 @@ def test_transformed_options_reach_the_packs(tmp_path):
     assert findings(doc) == [("ignore-changes", "ignoreChanges"), ("protect", "protected")]
 
 
+def test_secrets_stay_secret_through_transforms(tmp_path):
+    root = program(tmp_path, '''
+        async def passthrough(args):
+            return pulumi.ResourceTransformResult(dict(args.props), args.opts)
+
+        pulumi.runtime.register_resource_transform(passthrough)
+        base = Thing("base", {})
+        Thing("t", {"password": pulumi.Output.secret("hunter2XYZ"), "target": base.id})
+    ''')
+    proc, doc = gate(root, "--policy-pack", BASIC)
+    assert "hunter2XYZ" not in proc.stdout + proc.stderr
+    assert by_name(doc, "t")["inputs"] == {"password": {"$secret": True}, "target": {"$unknown": True}}
+    assert by_name(doc, "t")["propertyDependencies"]["target"] == [by_name(doc, "base")["urn"]]
+
+
 def test_invoke_transforms_run_on_every_invoke(tmp_path):
     root = program(tmp_path, '''
         def seen(args):
