@@ -163,15 +163,27 @@ def guard_plain_invokes(offline_error: type[Exception]) -> None:
     invoke_module = sys.modules["pulumi.runtime.invoke"]
 
     original = invoke_module.invoke
+    resolve = invoke_module._invoke
+
+    def refuse(tok: str) -> Exception:
+        return offline_error(
+            f"invoke '{tok}' has an unknown result offline (it has no documented placeholder, or an "
+            "argument is unknown until deployment), and the program takes it as a plain value, which "
+            "can't be unknown; call the function's *_output form, whose Output stays unknown")
 
     def invoke(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
         result = original(tok, props, opts, typ, package_ref)
         if not result.is_known:
-            raise offline_error(
-                f"invoke '{tok}' has an unknown result offline (it has no documented placeholder, or an "
-                "argument is unknown until deployment), and the program takes it as a plain value, which "
-                "can't be unknown; call the function's *_output form, whose Output stays unknown")
+            raise refuse(tok)
         return result
 
+    async def invoke_async(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
+        result = await resolve(tok, props, opts, typ, package_ref=package_ref)
+        if not result.is_known:
+            raise refuse(tok)
+        return result.value
+
     invoke_module.invoke = invoke
+    invoke_module.invoke_async = invoke_async
     pulumi.runtime.invoke = invoke  # type: ignore[attr-defined]
+    pulumi.runtime.invoke_async = invoke_async  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from crossgate.project import encrypt_for_tests
 from helpers import FIXTURES, REPO, run_crossgate
@@ -218,11 +219,18 @@ def test_invoke_without_placeholder_is_unknown_and_blocks_the_mandatory_policy_t
     assert doc["invokes"] == [{"token": "test:index:getRole", "placeholder": False, "count": 1}]
 
 
-def test_plain_invoke_without_placeholder_fails_naming_the_function(tmp_path):
-    root = program(tmp_path, '''
+@pytest.mark.parametrize("body", [
+    '''
         role = pulumi.runtime.invoke("test:index:getRole", {"name": "Reader"}).value
         Thing("assignment", {"target": role["id"]})
-    ''')
+    ''',
+    '''
+        role = pulumi.Output.from_input(pulumi.runtime.invoke_async("test:index:getRole", {"name": "Reader"}))
+        Thing("assignment", {"target": role.apply(lambda r: r["id"])})
+    ''',
+], ids=["invoke", "invoke_async"])
+def test_plain_invoke_without_placeholder_fails_naming_the_function(tmp_path, body):
+    root = program(tmp_path, body)
     proc, doc = gate(root)
     assert proc.returncode == 2
     assert doc["errors"] == [
