@@ -13,7 +13,8 @@ Both are removed from the environment before the program runs.
 Records: ``resource`` (one per registration, with the wire-format inputs as base64 protobuf and the
 options the engine hands packs), ``invoke``, ``log`` (warnings and errors the program logged),
 ``plainSecretRead`` (an undecrypted secure value read with a plain getter), ``skippedApplies``
-(apply callbacks a preview skips), ``error`` (why the run failed) and finally ``done``.
+(apply callbacks a preview skips), ``notice`` (one line the report must show), ``error`` (why the
+run failed) and finally ``done``.
 """
 
 from __future__ import annotations

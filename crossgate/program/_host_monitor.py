@@ -92,6 +92,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResourceOutputs(self, request: Any) -> Any:
         return empty_pb2.Empty()
 
+    def RegisterResourceHook(self, request: Any) -> Any:
+        # Hooks act on deployment steps, which a preview from scratch doesn't take; one marked to run
+        # on dry runs would run in `pulumi preview`, and the gate doesn't run it: say so.
+        if request.on_dry_run:
+            self._emit({"kind": "notice", "message": (
+                f"resource hook '{request.name}' is marked to run during previews; crossgate doesn't run "
+                "resource hooks, so what it would do is not in the plan")})
+        return empty_pb2.Empty()
+
     def RegisterStackTransform(self, request: Any) -> Any:
         self._transforms.add_stack_transform(request)
         return empty_pb2.Empty()

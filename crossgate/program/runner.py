@@ -227,6 +227,8 @@ def run_program(
                             SourceLocation(source["file"], source["line"]) if source else None))
                     elif kind == "skippedApplies":
                         notices.append(_skipped_applies_notice(record["sites"]))
+                    elif kind == "notice":
+                        notices.append(record["message"])
                     elif kind == "invoke":
                         key = (record["token"], record["placeholder"])
                         invokes[key] = invokes.get(key, 0) + 1

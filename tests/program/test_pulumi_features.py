@@ -374,6 +374,21 @@ def test_dynamic_resource_is_recorded_with_its_provider_and_reported(tmp_path):
         "its provider __main__.Sprinkler at deployment; the plan records its inputs only"]
 
 
+def test_resource_hook_marked_to_run_on_previews_is_reported_not_run(tmp_path):
+    root = program(tmp_path, '''
+        def announce(args):
+            raise RuntimeError("hooks don't run under the gate")
+
+        hook = pulumi.ResourceHook("announce", announce, pulumi.ResourceHookOptions(on_dry_run=True))
+        quiet = pulumi.ResourceHook("quiet", announce)
+        Thing("t", {}, pulumi.ResourceOptions(hooks=pulumi.ResourceHookBinding(before_create=[hook, quiet])))
+    ''')
+    proc, doc = gate(root)
+    assert proc.returncode == 0, proc.stderr
+    assert doc["warnings"] == ["resource hook 'announce' is marked to run during previews; crossgate doesn't run "
+                               "resource hooks, so what it would do is not in the plan"]
+
+
 # -- 9. resource options the engine sends ---------------------------------------------------
 
 def test_packs_get_every_resource_option_pulumis_resource_metadata_case_checks():
