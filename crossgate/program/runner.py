@@ -168,28 +168,9 @@ def run_program(
         "CROSSGATE_RECORD_FD": str(write_fd),
     })
     output = tempfile.TemporaryFile()
-    try:
-        proc = subprocess.Popen(
-            [interpreter, "-u", str(HOST)],
-            cwd=project.program_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-        )
-    except OSError as exc:
-        os.close(read_fd)
-        os.close(write_fd)
-        raise ProgramError(f"cannot start the program's interpreter {interpreter}: {exc.strerror}") from exc
-    os.close(write_fd)
+    proc = _start_host(interpreter, project, env, output, read_fd, write_fd)
 
-    outcome = ProgramOutcome()
-    invokes: dict[tuple[str, bool], int] = {}
-    provider_inputs: dict[str, struct_pb2.Struct] = {}
-    notices: list[str] = []
-    error: dict[str, Any] | None = None
-    done = False
+    records = _Records(on_resource)
     try:
         with os.fdopen(read_fd, "rb") as stream:
             selector = selectors.DefaultSelector()
@@ -207,37 +188,7 @@ def run_program(
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    record = json.loads(line)
-                    kind = record["kind"]
-                    if kind == "resource":
-                        provider = record.get("provider")
-                        resource = _decode_resource(record, provider_inputs.get(provider.rsplit("::", 1)[0])
-                                                    if provider else None)
-                        if resource.type.startswith("pulumi:providers:"):
-                            provider_inputs[resource.urn] = resource.properties
-                        if resource.type == "pulumi:pulumi:Stack":
-                            outcome.root_urn = resource.urn
-                        outcome.resources.append(resource)
-                        notices.extend(_notices(resource))
-                        on_resource(resource)
-                    elif kind == "plainSecretRead":
-                        source = record.get("source")
-                        outcome.plain_secret_reads.append(PlainSecretRead(
-                            record["key"], record["getter"],
-                            SourceLocation(source["file"], source["line"]) if source else None))
-                    elif kind == "skippedApplies":
-                        notices.append(_skipped_applies_notice(record["sites"]))
-                    elif kind == "notice":
-                        notices.append(record["message"])
-                    elif kind == "invoke":
-                        key = (record["token"], record["placeholder"])
-                        invokes[key] = invokes.get(key, 0) + 1
-                    elif kind == "log":
-                        outcome.warnings.append(f"{record['severity']}: {record['message']}")
-                    elif kind == "error":
-                        error = record
-                    elif kind == "done":
-                        done = True
+                    records.take(json.loads(line))
         remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
         try:
             code = proc.wait(timeout=remaining)
@@ -251,8 +202,7 @@ def run_program(
         printed = output.read().decode("utf-8", "replace")
         output.close()
 
-    outcome.invokes = [InvokeAnswer(token, placeholder, n) for (token, placeholder), n in sorted(invokes.items())]
-    outcome.warnings.extend(notices)
+    outcome, error = records.outcome(), records.error
     if error is not None:
         logged = "; ".join(w for w in outcome.warnings if w.startswith("error:"))
         message = error["message"]
@@ -260,10 +210,87 @@ def run_program(
             message = f"{message}: {logged[len('error: '):]}"
         raise ProgramError(f"the Pulumi program failed: {message}",
                            detail=(error.get("traceback") or "") + printed)
-    if not done or code != 0:
+    if not records.done or code != 0:
         raise ProgramError(f"the Pulumi program exited with code {code} before finishing",
                            detail=printed)
     return outcome
+
+
+def _start_host(interpreter: str, project: Project, env: dict[str, str], output: Any, read_fd: int,
+                write_fd: int) -> subprocess.Popen:
+    """Start ``_host.py`` in the project's interpreter, writing records to ``write_fd``."""
+    try:
+        proc = subprocess.Popen(
+            [interpreter, "-u", str(HOST)],
+            cwd=project.program_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+        )
+    except OSError as exc:
+        os.close(read_fd)
+        os.close(write_fd)
+        output.close()
+        raise ProgramError(f"cannot start the program's interpreter {interpreter}: {exc.strerror}") from exc
+    os.close(write_fd)
+    return proc
+
+
+class _Records:
+    """Turns the host's records into the outcome, handing each resource on as it arrives."""
+
+    def __init__(self, on_resource: Callable[[PlannedResource], None]) -> None:
+        self._on_resource = on_resource
+        self._outcome = ProgramOutcome()
+        self._invokes: dict[tuple[str, bool], int] = {}
+        self._provider_inputs: dict[str, struct_pb2.Struct] = {}
+        self._notices: list[str] = []
+        self.error: dict[str, Any] | None = None
+        self.done = False
+
+    def take(self, record: dict[str, Any]) -> None:
+        kind = record["kind"]
+        if kind == "resource":
+            self._resource(record)
+        elif kind == "plainSecretRead":
+            source = record.get("source")
+            self._outcome.plain_secret_reads.append(PlainSecretRead(
+                record["key"], record["getter"], SourceLocation(source["file"], source["line"]) if source else None))
+        elif kind == "skippedApplies":
+            self._notices.append(_skipped_applies_notice(record["sites"]))
+        elif kind == "notice":
+            self._notices.append(record["message"])
+        elif kind == "invoke":
+            key = (record["token"], record["placeholder"])
+            self._invokes[key] = self._invokes.get(key, 0) + 1
+        elif kind == "log":
+            self._outcome.warnings.append(f"{record['severity']}: {record['message']}")
+        elif kind == "error":
+            self.error = record
+        elif kind == "done":
+            self.done = True
+
+    def _resource(self, record: dict[str, Any]) -> None:
+        provider = record.get("provider")
+        resource = _decode_resource(record, self._provider_inputs.get(provider.rsplit("::", 1)[0])
+                                    if provider else None)
+        if resource.type.startswith("pulumi:providers:"):
+            self._provider_inputs[resource.urn] = resource.properties
+        if resource.type == "pulumi:pulumi:Stack":
+            self._outcome.root_urn = resource.urn
+        self._outcome.resources.append(resource)
+        self._notices.extend(_notices(resource))
+        self._on_resource(resource)
+
+    def outcome(self) -> ProgramOutcome:
+        """The outcome so far: the program's own log lines first, then the notices."""
+        self._outcome.invokes = [InvokeAnswer(token, placeholder, n)
+                                 for (token, placeholder), n in sorted(self._invokes.items())]
+        self._outcome.warnings.extend(self._notices)
+        self._notices = []
+        return self._outcome
 
 
 def _where(source: SourceLocation | None) -> str:
