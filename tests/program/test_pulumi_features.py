@@ -290,6 +290,16 @@ def test_plain_getter_on_undecrypted_secure_config_blocks_naming_the_key(tmp_pat
     assert finding["source"] == {"file": "__main__.py", "line": line_of(root, 'cfg.get("password")')}
 
 
+def test_plain_getter_on_undecrypted_secure_config_is_advisory_with_unknowns_advisory(tmp_path):
+    root = program(tmp_path, '''
+        pulumi.Config().get("password")
+    ''', stack_yaml=secure_stack())
+    proc, doc = gate(root, "--unknowns", "advisory", env=no_passphrase())
+    assert proc.returncode == 0, proc.stderr
+    assert [(f["policy"], f["level"]) for f in doc["indeterminate"]] == [
+        ("secure-config-read-as-plain-value", "advisory")]
+
+
 def test_each_plain_getter_is_named(tmp_path):
     root = program(tmp_path, '''
         cfg = pulumi.Config()
