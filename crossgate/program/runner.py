@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from google.protobuf import struct_pb2
 
@@ -144,11 +144,13 @@ def run_program(
     deadline: float | None = None,
     verbose: bool = False,
     allow_remote_components: tuple[str, ...] = (),
+    launcher: Sequence[str] = (),
 ) -> ProgramOutcome:
     """Run the program to completion; raise :class:`ProgramError` if it fails in any way.
 
     ``allow_remote_components`` lists component types (``remote=True``) the user accepts without
     the resources their provider would create; any other remote component fails the run.
+    ``launcher`` prefixes the command (the engine's network isolation, ``unshare ...``).
     """
     interpreter = project.interpreter
     options = {
@@ -168,7 +170,7 @@ def run_program(
         "CROSSGATE_RECORD_FD": str(write_fd),
     })
     output = tempfile.TemporaryFile()
-    proc = _start_host(interpreter, project, env, output, read_fd, write_fd)
+    proc = _start_host([*launcher, interpreter], project, env, output, read_fd, write_fd)
 
     records = _Records(on_resource)
     try:
@@ -216,12 +218,14 @@ def run_program(
     return outcome
 
 
-def _start_host(interpreter: str, project: Project, env: dict[str, str], output: Any, read_fd: int,
+def _start_host(command: list[str], project: Project, env: dict[str, str], output: Any, read_fd: int,
                 write_fd: int) -> subprocess.Popen:
-    """Start ``_host.py`` in the project's interpreter, writing records to ``write_fd``."""
+    """Start ``_host.py`` with ``command`` (the project's interpreter, after any launcher), writing
+    records to ``write_fd``."""
+    interpreter = command[-1]
     try:
         proc = subprocess.Popen(
-            [interpreter, "-u", str(HOST)],
+            [*command, "-u", str(HOST)],
             cwd=project.program_dir,
             env=env,
             stdin=subprocess.DEVNULL,
