@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the stack whose config to use (default: $PULUMI_STACK)")
     preview.add_argument("--stack-reference-outputs", metavar="FILE",
                          help="JSON outputs for StackReferences: {\"org/project/stack\": {...}}")
+    preview.add_argument("--allow-remote-component", action="append", default=[], metavar="TYPE",
+                         help="accept a remote component of this type (e.g. pkg:index:Component) although the "
+                              "resources its provider creates can't be seen offline; reported (repeatable)")
     preview.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and pack stderr")
     _add_gate_args(preview)
 
@@ -142,7 +145,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
                           parallel=args.parallel, progress=_progress(True), waivers=args.waivers)
     try:
         result = preview(args.cwd, args.stack, options,
-                         stack_reference_outputs=load_stack_reference_outputs(args.stack_reference_outputs))
+                         stack_reference_outputs=load_stack_reference_outputs(args.stack_reference_outputs),
+                         allow_remote_components=args.allow_remote_component)
     finally:
         if options.progress is not None:
             options.progress.close()

@@ -32,7 +32,7 @@ from .model import (Finding, FindingKind, GateResult, Level, PackInfo, PlannedRe
 from .packs import config as pack_config
 from .packs.settings import GateSettings
 from .packs.process import PackManifest, PackProcess, StackIdentity, read_manifest
-from .program.runner import run_program
+from .program.runner import plain_secret_findings, run_program
 from .project import load_project, load_stack_config
 from .waivers import apply as apply_waivers
 from .waivers import default_waivers_path, load_waivers, today_utc
@@ -419,8 +419,7 @@ class Gate:
             item = request.resources.add(type=resource.type, urn=resource.urn, name=resource.name,
                                          parent=resource.parent or "", dependencies=list(resource.dependencies))
             item.properties.CopyFrom(props)
-            item.options.protect = resource.protect
-            item.options.parent = resource.parent or ""
+            _set_options(item.options, resource)
             for key, urns in resource.property_dependencies.items():
                 item.propertyDependencies[key].urns.extend(urns)
             _set_provider(item, resource)
@@ -445,20 +444,41 @@ def _set_provider(item: Any, resource: PlannedResource) -> None:
     item.provider.type = ptype
     item.provider.urn = urn
     item.provider.name = pname
+    if resource.provider_inputs is not None:
+        item.provider.properties.CopyFrom(resource.provider_inputs)
+
+
+def _set_options(options: analyzer_pb2.AnalyzerResourceOptions, resource: PlannedResource) -> None:
+    """The options the engine sends (``marshalResourceOptions`` in ``analyzer_plugin.go``). Aliases
+    are dropped before registration (see the README) and so never sent."""
+    options.protect = resource.protect
+    options.parent = resource.parent or ""
+    options.ignoreChanges.extend(resource.ignore_changes)
+    options.deleteBeforeReplaceDefined = resource.delete_before_replace is not None
+    options.deleteBeforeReplace = bool(resource.delete_before_replace)
+    options.additionalSecretOutputs.extend(resource.additional_secret_outputs)
+    # The engine always sends customTimeouts, in seconds (zero when unset).
+    options.customTimeouts.SetInParent()
+    for key, seconds in resource.custom_timeouts.items():
+        setattr(options.customTimeouts, key, seconds)
 
 
 def _analyze_request(resource: PlannedResource, props: struct_pb2.Struct) -> analyzer_pb2.AnalyzeRequest:
     request = analyzer_pb2.AnalyzeRequest(type=resource.type, urn=resource.urn, name=resource.name)
     request.properties.CopyFrom(props)
-    request.options.protect = resource.protect
-    request.options.parent = resource.parent or ""
+    _set_options(request.options, resource)
     _set_provider(request, resource)
     return request
 
 
 def preview(cwd: str, stack: str, options: GateOptions, *,
-            stack_reference_outputs: dict[str, dict[str, Any]] | None = None) -> GateResult:
-    """Run the program at ``cwd`` offline and evaluate ``options.packs`` against it."""
+            stack_reference_outputs: dict[str, dict[str, Any]] | None = None,
+            allow_remote_components: Sequence[str] = ()) -> GateResult:
+    """Run the program at ``cwd`` offline and evaluate ``options.packs`` against it.
+
+    ``allow_remote_components``: component types the user accepts although their children can't be
+    seen offline (each is reported); any other remote component is an error.
+    """
     started = time.monotonic()
     result = GateResult(project="", stack=stack, project_dir=os.path.abspath(cwd), unknowns_mode=options.unknowns)
     try:
@@ -484,10 +504,12 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
     program_ok = False
     try:
         outcome = run_program(project, config, on_resource=gate.submit,
-                              stack_reference_outputs=stack_reference_outputs, deadline=gate.deadline)
+                              stack_reference_outputs=stack_reference_outputs, deadline=gate.deadline,
+                              allow_remote_components=tuple(allow_remote_components))
         result.root_urn = outcome.root_urn
         result.invokes = outcome.invokes
         result.warnings.extend(outcome.warnings)
+        result.findings.extend(plain_secret_findings(outcome.plain_secret_reads, result))
         program_ok = True
     except GateError as exc:
         gate.record_error(exc)

@@ -88,6 +88,19 @@ class PlannedResource:
     order: int = 0
     #: Whether any input is wrapped as a secret (their values are scrubbed from every report).
     has_secrets: bool = False
+    #: Resource options the engine hands packs besides protect, parent and provider.
+    ignore_changes: tuple[str, ...] = ()
+    #: None when the program didn't set it (the engine sends "defined" separately).
+    delete_before_replace: bool | None = None
+    additional_secret_outputs: tuple[str, ...] = ()
+    #: In seconds, keyed create/update/delete/read, as the engine sends them (the program writes "5m").
+    custom_timeouts: Mapping[str, float] = field(default_factory=dict)
+    #: The provider resource's inputs, which the engine sends packs with the provider's URN.
+    provider_inputs: struct_pb2.Struct | None = None
+    #: A component constructed by its provider (``remote=True``), accepted by the user.
+    remote: bool = False
+    #: For a dynamic resource (``pulumi.dynamic.Resource``): the provider class whose code runs at deployment.
+    dynamic_provider: str | None = None
 
     @property
     def inputs(self) -> dict[str, Any]:
