@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the stack whose config to use (default: $PULUMI_STACK)")
     preview.add_argument("--stack-reference-outputs", metavar="FILE",
                          help="JSON outputs for StackReferences: {\"org/project/stack\": {...}}")
+    preview.add_argument("--allow-remote-component", action="append", default=[], metavar="TYPE",
+                         help="accept a remote component of this type (e.g. pkg:index:Component) although the "
+                              "resources its provider creates can't be seen offline; reported (repeatable)")
     preview.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and pack stderr")
     _add_gate_args(preview)
 
@@ -124,7 +127,12 @@ def _write_reports(result, args: argparse.Namespace) -> None:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(formatter(name)(result), encoding="utf-8")
-    sys.stdout.write(formatter(args.format)(result))
+    if args.format == "table":
+        from .report.text import format_result, terminal_style
+
+        sys.stdout.write(format_result(result, terminal_style(sys.stdout)))
+    else:
+        sys.stdout.write(formatter(args.format)(result))
 
 
 def _progress(enabled: bool):
@@ -146,62 +154,63 @@ def cmd_preview(args: argparse.Namespace) -> int:
                           stack_tags=stack_tag_args(args))
     try:
         result = preview(args.cwd, args.stack, options,
-                         stack_reference_outputs=load_stack_reference_outputs(args.stack_reference_outputs))
+                         stack_reference_outputs=load_stack_reference_outputs(args.stack_reference_outputs),
+                         allow_remote_components=args.allow_remote_component)
     finally:
         if options.progress is not None:
             options.progress.close()
-    _report_errors(result, args.verbose)
     _write_reports(result, args)
+    _report_errors(result, args)
     return result.exit_code
 
 
-def _report_errors(result, verbose: bool) -> None:
+def _report_errors(result, args: argparse.Namespace) -> None:
+    """Each error once, on stderr, after the report (the table's verdict counts them and does not
+    repeat them), stripped of control characters a pack's output could carry. Details (tracebacks,
+    pack stderr) follow under ``--verbose``."""
+    from .report._common import terminal_safe
+
+    sys.stdout.flush()
     for error in result.errors:
-        print(f"crossgate: error: {error}", file=sys.stderr)
-    if verbose:
+        print(f"crossgate: error: {terminal_safe(error)}", file=sys.stderr)
+    if args.verbose:
         for detail in result.error_details:
             print(detail, file=sys.stderr)
 
 
 def cmd_policies(args: argparse.Namespace) -> int:
     from .engine import describe_pack
-    from .report.json_report import pack_doc
-    from .report.text import columns
+    from .report.text import DEFAULT_WIDTH, format_policies, terminal_width
 
     specs = _pack_specs(args)
     if not specs:
         raise InputError("pass --policy-pack DIR")
     infos = [describe_pack(spec) for spec in specs]
     if args.format == "json":
-        print(json.dumps({"packs": [pack_doc(i) for i in infos]}, indent=2))
+        print(json.dumps({"packs": [_policies_doc(i) for i in infos]}, indent=2))
         return 0
-    for info in infos:
-        print(f"{info.name}@{info.version}: {len(info.policies)} policies")
-        rows = [(p.name, p.kind, p.enforcement_level.value, p.severity.value or "-",
-                 ", ".join(_types(p.tags)) or "-", ", ".join(_references(p)) or "-") for p in info.policies]
-        print("\n".join(columns(rows, ("NAME", "KIND", "LEVEL", "SEVERITY", "RESOURCE TYPES", "REFERENCES"))))
+    sys.stdout.write(format_policies(infos, terminal_width(sys.stdout) or DEFAULT_WIDTH))
     return 0
 
 
-def _types(tags) -> list[str]:
-    """Resource types a policy covers, when its pack lists them as ``type:<token>`` tags."""
-    return [t[len("type:"):] for t in tags if t.startswith("type:")]
+def _policies_doc(info) -> dict:
+    """The JSON document's pack entry, plus what only this listing needs: the pack's path and each
+    policy's config schema."""
+    from .report.json_report import pack_doc
 
-
-def _references(policy) -> list[str]:
-    refs = [t for t in policy.tags if not t.startswith("type:") and t != "security"]
-    fw = policy.framework
-    if fw.get("name") and not refs:
-        refs.append(" ".join(v for v in (fw.get("name"), fw.get("version"), fw.get("reference")) if v))
-    return refs
+    doc = pack_doc(info)
+    doc["path"] = info.path
+    for entry, policy in zip(doc["policies"], info.policies):
+        entry["configSchema"] = dict(policy.config_schema)
+    return doc
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .imports import check
 
     result = check(args)
-    _report_errors(result, args.verbose)
     _write_reports(result, args)
+    _report_errors(result, args)
     return result.exit_code
 
 

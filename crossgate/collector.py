@@ -181,7 +181,7 @@ class Collector:
     # -- the result ---------------------------------------------------------------------------
 
     def build(self, header: GateResult, *, packs: Iterable[Pack] = (), waivers: str | None = None,
-              today: dt.date | None = None) -> GateResult:
+              today: dt.date | None = None, deadline: float | None = None) -> GateResult:
         """Fill ``header`` (project, stack, origin...) with everything collected, once: ordered,
         waivers applied, secrets replaced. Returns ``header``."""
         with self._lock:
@@ -196,20 +196,21 @@ class Collector:
             result.remediations = [*result.remediations, *self._remediations]
             result.errors = [*result.errors, *(e for e in self._errors if e not in result.errors)]
             result.error_details = [*result.error_details, *self._details]
-        self._apply_waivers(result, packs, waivers, today)
+        self._apply_waivers(result, packs, waivers, today, deadline)
         for value in header.secret_values:
             self.secrets.add_value(value)
         return _redact(result, self.secrets, scopes)
 
     def _apply_waivers(self, result: GateResult, packs: Iterable[Pack], path: str | None,
-                       today: dt.date | None) -> None:
+                       today: dt.date | None, deadline: float | None) -> None:
         path = path or (str(default_waivers_path(result.project_dir) or "") or None)
         if not path or not result.packs:
             return
         try:
-            loaded = load_waivers(path)
+            loaded = load_waivers(path, deadline=deadline)
             settings = {p.name: p.settings for p in packs if p.info is not None}
-            apply_waivers(result, loaded, today=today or today_utc(), settings=settings, where=f"waivers file {path}")
+            apply_waivers(result, loaded, today=today or today_utc(), settings=settings, where=f"waivers file {path}",
+                          deadline=deadline)
         except GateError as exc:
             result.errors.append(exc.message)
             if exc.detail:
@@ -234,15 +235,21 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
         head, sep, tail = value.rpartition(urns.SEP)
         return urn(value) if not sep or not urns.parse(head) else urn(head) + sep + tail
 
+    def blinded(props: struct_pb2.Struct | None, has_secrets: bool) -> struct_pb2.Struct | None:
+        """Wire-format properties with every secret an unknown secret and known values replaced."""
+        if props is None or not (has_secrets or secrets.has_any(props.SerializeToString())):
+            return props
+        out = struct_pb2.Struct()
+        out.update(secrets.value(wire.blind(MessageToDict(props))))
+        return out
+
     resources = []
     for resource in result.resources:
-        raw = resource.properties.SerializeToString()
-        props = resource.properties
-        if resource.has_secrets or secrets.has_any(raw):
-            props = struct_pb2.Struct()
-            props.update(secrets.value(wire.blind(MessageToDict(resource.properties))))
+        props = blinded(resource.properties, resource.has_secrets)
+        provider_inputs = blinded(resource.provider_inputs, True)
         resources.append(dataclasses.replace(
             resource, urn=urn(resource.urn), name=secrets.text(resource.name), properties=props,
+            provider_inputs=provider_inputs,
             parent=ref(resource.parent), provider=ref(resource.provider),
             dependencies=tuple(urn(d) for d in resource.dependencies),
             property_dependencies={k: tuple(urn(d) for d in v) for k, v in resource.property_dependencies.items()}))

@@ -34,7 +34,7 @@ from .model import GateResult, PackInfo, PlannedResource
 from .packs import pool as pack_pool
 from .packs.pool import PackPool
 from .packs.process import StackIdentity
-from .program.runner import run_program
+from .program.runner import plain_secret_findings, run_program
 from .project import load_project, load_stack_config, stack_tags
 
 ROOT_STACK_TYPE = urns.ROOT_STACK_TYPE
@@ -195,7 +195,8 @@ class Gate:
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self.pool.stop()
-        return self.collector.build(header, packs=self.pool, waivers=self.options.waivers, today=self.options.today)
+        return self.collector.build(header, packs=self.pool, waivers=self.options.waivers, today=self.options.today,
+                                    deadline=self.deadline)
 
     def _analyze_stack(self, root_urn: str) -> None:
         request = analyzer_pb2.AnalyzeStackRequest()
@@ -205,8 +206,7 @@ class Gate:
             item = request.resources.add(type=resource.type, urn=resource.urn, name=resource.name,
                                          parent=resource.parent or "", dependencies=list(resource.dependencies))
             item.properties.CopyFrom(props)
-            item.options.protect = resource.protect
-            item.options.parent = resource.parent or ""
+            _set_options(item.options, resource)
             for key, urns_ in resource.property_dependencies.items():
                 item.propertyDependencies[key].urns.extend(urns_)
             _set_provider(item, resource)
@@ -231,13 +231,29 @@ def _set_provider(item: Any, resource: PlannedResource) -> None:
     item.provider.type = ptype
     item.provider.urn = urn
     item.provider.name = pname
+    if resource.provider_inputs is not None:
+        item.provider.properties.CopyFrom(resource.provider_inputs)
+
+
+def _set_options(options: analyzer_pb2.AnalyzerResourceOptions, resource: PlannedResource) -> None:
+    """The options the engine sends (``marshalResourceOptions`` in ``analyzer_plugin.go``). Aliases
+    are dropped before registration (see the README) and so never sent."""
+    options.protect = resource.protect
+    options.parent = resource.parent or ""
+    options.ignoreChanges.extend(resource.ignore_changes)
+    options.deleteBeforeReplaceDefined = resource.delete_before_replace is not None
+    options.deleteBeforeReplace = bool(resource.delete_before_replace)
+    options.additionalSecretOutputs.extend(resource.additional_secret_outputs)
+    # The engine always sends customTimeouts, in seconds (zero when unset).
+    options.customTimeouts.SetInParent()
+    for key, seconds in resource.custom_timeouts.items():
+        setattr(options.customTimeouts, key, seconds)
 
 
 def _analyze_request(resource: PlannedResource, props: struct_pb2.Struct) -> analyzer_pb2.AnalyzeRequest:
     request = analyzer_pb2.AnalyzeRequest(type=resource.type, urn=resource.urn, name=resource.name)
     request.properties.CopyFrom(props)
-    request.options.protect = resource.protect
-    request.options.parent = resource.parent or ""
+    _set_options(request.options, resource)
     _set_provider(request, resource)
     return request
 
@@ -332,8 +348,13 @@ def _stop_leftovers(keep: set[int]) -> int:
 
 
 def preview(cwd: str, stack: str, options: GateOptions, *,
-            stack_reference_outputs: dict[str, dict[str, Any]] | None = None) -> GateResult:
-    """Run the program at ``cwd`` offline and evaluate ``options.packs`` against it."""
+            stack_reference_outputs: dict[str, dict[str, Any]] | None = None,
+            allow_remote_components: Sequence[str] = ()) -> GateResult:
+    """Run the program at ``cwd`` offline and evaluate ``options.packs`` against it.
+
+    ``allow_remote_components``: component types the user accepts although their children can't be
+    seen offline (each is reported); any other remote component is an error.
+    """
     started = time.monotonic()
     result = GateResult(project="", stack=stack, project_dir=os.path.abspath(cwd), unknowns_mode=options.unknowns)
     try:
@@ -367,10 +388,11 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
     try:
         outcome = run_program(project, config, on_resource=gate.submit,
                               stack_reference_outputs=stack_reference_outputs, deadline=gate.deadline,
-                              launcher=isolation)
+                              allow_remote_components=tuple(allow_remote_components), launcher=isolation)
         result.root_urn = outcome.root_urn
         result.invokes = outcome.invokes
         result.warnings.extend(outcome.warnings)
+        result.findings.extend(plain_secret_findings(outcome.plain_secret_reads, result))
         program_ok = True
     except GateError as exc:
         gate.record_error(exc)

@@ -88,6 +88,19 @@ class PlannedResource:
     order: int = 0
     #: Whether any input is wrapped as a secret (their values are scrubbed from every report).
     has_secrets: bool = False
+    #: Resource options the engine hands packs besides protect, parent and provider.
+    ignore_changes: tuple[str, ...] = ()
+    #: None when the program didn't set it (the engine sends "defined" separately).
+    delete_before_replace: bool | None = None
+    additional_secret_outputs: tuple[str, ...] = ()
+    #: In seconds, keyed create/update/delete/read, as the engine sends them (the program writes "5m").
+    custom_timeouts: Mapping[str, float] = field(default_factory=dict)
+    #: The provider resource's inputs, which the engine sends packs with the provider's URN.
+    provider_inputs: struct_pb2.Struct | None = None
+    #: A component constructed by its provider (``remote=True``), accepted by the user.
+    remote: bool = False
+    #: For a dynamic resource (``pulumi.dynamic.Resource``): the provider class whose code runs at deployment.
+    dynamic_provider: str | None = None
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -135,6 +148,14 @@ class Waiver:
     reason: str
     owner: str
     expires: str  # ISO date, inclusive, UTC
+
+
+@dataclass(frozen=True)
+class WaiverUse:
+    """An active waiver and the URNs whose findings it hid, so a reviewer sees what a glob covers."""
+
+    waiver: Waiver
+    urns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -240,6 +261,14 @@ class GateResult:
     @property
     def waived(self) -> list[Finding]:
         return [f for f in self.findings if f.waiver is not None]
+
+    @property
+    def waiver_uses(self) -> list[WaiverUse]:
+        """Each waiver that hid at least one finding, with the URNs it matched (sorted)."""
+        urns: dict[Waiver, set[str]] = {}
+        for finding in self.waived:
+            urns.setdefault(finding.waiver, set()).add(finding.urn)  # type: ignore[arg-type]
+        return [WaiverUse(w, tuple(sorted(u))) for w, u in sorted(urns.items(), key=lambda i: (i[0].policy, i[0].resource))]
 
     @property
     def blocking(self) -> list[Finding]:

@@ -5,8 +5,11 @@ imports, globals and crashes never touch the gate. Records stream back over a pi
 to ``on_resource`` as they arrive, so policy evaluation overlaps with the program.
 
 Invokes have no cloud behind them. Those in ``placeholders.json`` (the caller's identity, for
-example) are answered with documented placeholder values; any other invoke gets an empty result.
+example) are answered with documented placeholder values; any other invoke's result is unknown.
 Every invoke is listed in the result.
+
+The program gets only the environment it needs (:func:`program_environment`): no credentials, no
+CI runner variables, no ``CROSSGATE_*`` settings of the gate.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import selectors
 import subprocess
 import tempfile
@@ -26,7 +30,8 @@ from google.protobuf import struct_pb2
 
 from .. import wire
 from ..errors import InputError, ProgramError, read_json
-from ..model import InvokeAnswer, PlannedResource, SourceLocation
+from ..model import (Finding, FindingKind, GateResult, InvokeAnswer, Level, PlannedResource, Severity,
+                     SourceLocation)
 from ..project import Project, StackConfig
 
 HOST = Path(__file__).with_name("_host.py")
@@ -38,12 +43,55 @@ def default_invoke_answers() -> dict[str, dict[str, Any]]:
     return json.loads(PLACEHOLDERS_FILE.read_text(encoding="utf-8"))
 
 
+@dataclass(frozen=True)
+class PlainSecretRead:
+    """A secure config value the gate couldn't decrypt, read by the program with a plain getter."""
+
+    key: str
+    getter: str
+    source: SourceLocation | None = None
+
+
 @dataclass
 class ProgramOutcome:
     resources: list[PlannedResource] = field(default_factory=list)
     invokes: list[InvokeAnswer] = field(default_factory=list)
+    #: Warnings the program logged, then notices about what a preview doesn't show (one line each).
     warnings: list[str] = field(default_factory=list)
     root_urn: str = ""
+    plain_secret_reads: list[PlainSecretRead] = field(default_factory=list)
+
+
+# What a Python program needs from the environment; everything else (credentials, CI runner
+# variables, the gate's own CROSSGATE_* settings) stays with the gate.
+_KEPT_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "TMP", "TEMP",
+    "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE",
+    "PYTHONHASHSEED", "PYTHONWARNINGS", "PYTHONNOUSERSITE", "PYTHONSAFEPATH",
+    # Windows needs these to start a process at all.
+    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE", "APPDATA", "LOCALAPPDATA",
+})
+_KEPT_PREFIXES = ("LC_",)
+
+
+def program_environment(environ: dict[str, str], project: Project, config: StackConfig) -> dict[str, str]:
+    """The environment the program runs with: what Python needs, the ``PULUMI_*`` variables the
+    language host sets, and nothing else."""
+    env = {k: v for k, v in environ.items() if k.upper() in _KEPT_NAMES or k.upper().startswith(_KEPT_PREFIXES)}
+    venv = project.runtime_options.get("virtualenv")
+    if venv:
+        # As the language host does for a project virtualenv.
+        venv_dir = Path(venv) if os.path.isabs(venv) else project.root / venv
+        env["VIRTUAL_ENV"] = str(venv_dir)
+        env["PATH"] = os.pathsep.join(p for p in (str(Path(project.interpreter).parent), env.get("PATH")) if p)
+    env.update(config.env())
+    env.update({
+        "PULUMI_DRY_RUN": "true",
+        "PULUMI_PROJECT": project.name,
+        "PULUMI_STACK": config.stack.rsplit("/", 1)[-1],
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
 
 
 def load_stack_reference_outputs(path: str | None) -> dict[str, dict[str, Any]]:
@@ -55,12 +103,13 @@ def load_stack_reference_outputs(path: str | None) -> dict[str, dict[str, Any]]:
     return doc
 
 
-def _decode_resource(record: dict[str, Any]) -> PlannedResource:
+def _decode_resource(record: dict[str, Any], provider_inputs: struct_pb2.Struct | None = None) -> PlannedResource:
     props = struct_pb2.Struct()
     raw = base64.b64decode(record["props"]) if record["props"] else b""
     if raw:
         props.ParseFromString(raw)
     source = record.get("source")
+    options = record.get("options") or {}
     return PlannedResource(
         urn=record["urn"],
         type=record["type"],
@@ -75,6 +124,14 @@ def _decode_resource(record: dict[str, Any]) -> PlannedResource:
         source=SourceLocation(source["file"], source["line"]) if source else None,
         order=int(record.get("order") or 0),
         has_secrets=_SECRET_SIG in raw,
+        ignore_changes=tuple(options.get("ignoreChanges") or ()),
+        delete_before_replace=options.get("deleteBeforeReplace"),
+        additional_secret_outputs=tuple(options.get("additionalSecretOutputs") or ()),
+        custom_timeouts={k: duration_seconds(v, f"customTimeouts.{k} of {record['urn']}")
+                         for k, v in (options.get("customTimeouts") or {}).items()},
+        provider_inputs=provider_inputs,
+        remote=bool(record.get("remote")),
+        dynamic_provider=record.get("dynamicProvider"),
     )
 
 
@@ -86,11 +143,15 @@ def run_program(
     stack_reference_outputs: dict[str, dict[str, Any]] | None = None,
     deadline: float | None = None,
     verbose: bool = False,
+    allow_remote_components: tuple[str, ...] = (),
     launcher: Sequence[str] = (),
 ) -> ProgramOutcome:
     """Run the program to completion; raise :class:`ProgramError` if it fails in any way.
 
-    ``launcher`` prefixes the command (the engine's network isolation, ``unshare ...``)."""
+    ``allow_remote_components`` lists component types (``remote=True``) the user accepts without
+    the resources their provider would create; any other remote component fails the run.
+    ``launcher`` prefixes the command (the engine's network isolation, ``unshare ...``).
+    """
     interpreter = project.interpreter
     options = {
         "project": project.name,
@@ -99,39 +160,19 @@ def run_program(
         "programDir": str(project.program_dir),
         "invokeAnswers": default_invoke_answers(),
         "stackReferenceOutputs": stack_reference_outputs or {},
+        "undecrypted": list(config.undecrypted),
+        "allowRemoteComponents": sorted(set(allow_remote_components)),
     }
     read_fd, write_fd = os.pipe()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
-    env.update(config.env())
+    env = program_environment(dict(os.environ), project, config)
     env.update({
         "CROSSGATE_HOST": json.dumps(options),
         "CROSSGATE_RECORD_FD": str(write_fd),
-        "PULUMI_DRY_RUN": "true",
-        "PULUMI_PROJECT": project.name,
-        "PULUMI_STACK": options["stack"],
-        "PYTHONUNBUFFERED": "1",
     })
     output = tempfile.TemporaryFile()
-    try:
-        proc = subprocess.Popen(
-            [*launcher, interpreter, "-u", str(HOST)],
-            cwd=project.program_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-        )
-    except OSError as exc:
-        os.close(read_fd)
-        os.close(write_fd)
-        raise ProgramError(f"cannot start the program's interpreter {interpreter}: {exc.strerror}") from exc
-    os.close(write_fd)
+    proc = _start_host([*launcher, interpreter], project, env, output, read_fd, write_fd)
 
-    outcome = ProgramOutcome()
-    invokes: dict[tuple[str, bool], int] = {}
-    error: dict[str, Any] | None = None
-    done = False
+    records = _Records(on_resource)
     try:
         with os.fdopen(read_fd, "rb") as stream:
             selector = selectors.DefaultSelector()
@@ -149,23 +190,7 @@ def run_program(
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    record = json.loads(line)
-                    kind = record["kind"]
-                    if kind == "resource":
-                        resource = _decode_resource(record)
-                        if resource.type == "pulumi:pulumi:Stack":
-                            outcome.root_urn = resource.urn
-                        outcome.resources.append(resource)
-                        on_resource(resource)
-                    elif kind == "invoke":
-                        key = (record["token"], record["placeholder"])
-                        invokes[key] = invokes.get(key, 0) + 1
-                    elif kind == "log":
-                        outcome.warnings.append(f"{record['severity']}: {record['message']}")
-                    elif kind == "error":
-                        error = record
-                    elif kind == "done":
-                        done = True
+                    records.take(json.loads(line))
         remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
         try:
             code = proc.wait(timeout=remaining)
@@ -179,7 +204,7 @@ def run_program(
         printed = output.read().decode("utf-8", "replace")
         output.close()
 
-    outcome.invokes = [InvokeAnswer(token, placeholder, n) for (token, placeholder), n in sorted(invokes.items())]
+    outcome, error = records.outcome(), records.error
     if error is not None:
         logged = "; ".join(w for w in outcome.warnings if w.startswith("error:"))
         message = error["message"]
@@ -187,7 +212,150 @@ def run_program(
             message = f"{message}: {logged[len('error: '):]}"
         raise ProgramError(f"the Pulumi program failed: {message}",
                            detail=(error.get("traceback") or "") + printed)
-    if not done or code != 0:
+    if not records.done or code != 0:
         raise ProgramError(f"the Pulumi program exited with code {code} before finishing",
                            detail=printed)
     return outcome
+
+
+def _start_host(command: list[str], project: Project, env: dict[str, str], output: Any, read_fd: int,
+                write_fd: int) -> subprocess.Popen:
+    """Start ``_host.py`` with ``command`` (the project's interpreter, after any launcher), writing
+    records to ``write_fd``."""
+    interpreter = command[-1]
+    try:
+        proc = subprocess.Popen(
+            [*command, "-u", str(HOST)],
+            cwd=project.program_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+        )
+    except OSError as exc:
+        os.close(read_fd)
+        os.close(write_fd)
+        output.close()
+        raise ProgramError(f"cannot start the program's interpreter {interpreter}: {exc.strerror}") from exc
+    os.close(write_fd)
+    return proc
+
+
+class _Records:
+    """Turns the host's records into the outcome, handing each resource on as it arrives."""
+
+    def __init__(self, on_resource: Callable[[PlannedResource], None]) -> None:
+        self._on_resource = on_resource
+        self._outcome = ProgramOutcome()
+        self._invokes: dict[tuple[str, bool], int] = {}
+        self._provider_inputs: dict[str, struct_pb2.Struct] = {}
+        self._notices: list[str] = []
+        self.error: dict[str, Any] | None = None
+        self.done = False
+
+    def take(self, record: dict[str, Any]) -> None:
+        kind = record["kind"]
+        if kind == "resource":
+            self._resource(record)
+        elif kind == "plainSecretRead":
+            source = record.get("source")
+            self._outcome.plain_secret_reads.append(PlainSecretRead(
+                record["key"], record["getter"], SourceLocation(source["file"], source["line"]) if source else None))
+        elif kind == "skippedApplies":
+            self._notices.append(_skipped_applies_notice(record["sites"]))
+        elif kind == "notice":
+            self._notices.append(record["message"])
+        elif kind == "invoke":
+            key = (record["token"], record["placeholder"])
+            self._invokes[key] = self._invokes.get(key, 0) + 1
+        elif kind == "log":
+            self._outcome.warnings.append(f"{record['severity']}: {record['message']}")
+        elif kind == "error":
+            self.error = record
+        elif kind == "done":
+            self.done = True
+
+    def _resource(self, record: dict[str, Any]) -> None:
+        provider = record.get("provider")
+        resource = _decode_resource(record, self._provider_inputs.get(provider.rsplit("::", 1)[0])
+                                    if provider else None)
+        if resource.type.startswith("pulumi:providers:"):
+            self._provider_inputs[resource.urn] = resource.properties
+        if resource.type == "pulumi:pulumi:Stack":
+            self._outcome.root_urn = resource.urn
+        self._outcome.resources.append(resource)
+        self._notices.extend(_notices(resource))
+        self._on_resource(resource)
+
+    def outcome(self) -> ProgramOutcome:
+        """The outcome so far: the program's own log lines first, then the notices."""
+        self._outcome.invokes = [InvokeAnswer(token, placeholder, n)
+                                 for (token, placeholder), n in sorted(self._invokes.items())]
+        self._outcome.warnings.extend(self._notices)
+        self._notices = []
+        return self._outcome
+
+
+def _where(source: SourceLocation | None) -> str:
+    return f" ({source.file}:{source.line})" if source else ""
+
+
+def _notices(resource: PlannedResource) -> list[str]:
+    """One line for each thing about a resource a preview can't show and the plan must say."""
+    if resource.remote:
+        return [f"remote component {resource.urn}{_where(resource.source)} accepted by "
+                f"--allow-remote-component {resource.type}: the resources its provider "
+                f"({resource.type.split(':')[0]}) creates at deployment are not in the plan"]
+    if resource.dynamic_provider:
+        return [f"dynamic resource {resource.urn}{_where(resource.source)} runs the code of its provider "
+                f"{resource.dynamic_provider} at deployment; the plan records its inputs only"]
+    return []
+
+
+def _skipped_applies_notice(sites: list[dict[str, Any]]) -> str:
+    total = sum(int(s["count"]) for s in sites)
+    where = ", ".join(f"{s['file']}:{s['line']}" + (f" (x{s['count']})" if s["count"] > 1 else "") for s in sites)
+    return (f"{total} apply callback(s) did not run because their input is unknown until deployment, as in "
+            f"`pulumi preview`; resources they would create are not in the plan: {where}")
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str, where: str) -> float:
+    """A custom timeout in seconds, parsed as the engine parses it (Go's ``time.ParseDuration``)."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0.0
+    parts = _DURATION_PART.findall(body)
+    if not body or "".join(n + u for n, u in parts) != body:
+        raise ProgramError(f"{where}: '{text}' is not a duration (e.g. \"5m\", \"1h30m\")")
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    return -seconds if text.startswith("-") else seconds
+
+
+PLAIN_SECRET_POLICY = "secure-config-read-as-plain-value"
+
+
+def plain_secret_findings(reads: list[PlainSecretRead], result: GateResult) -> list[Finding]:
+    """Each undecrypted secure value the program read with a plain getter blocks, naming the key.
+
+    The program received a stand-in string and may have branched on it, so the plan is not what would
+    be deployed. The gate's own finding (pack ``crossgate``), on the stack; ``--unknowns advisory``
+    reports it without blocking, as it does for policies.
+    """
+    findings = []
+    level = Level.ADVISORY if result.unknowns_mode == "advisory" else Level.MANDATORY
+    name = result.root_urn.split("::")[-1] if result.root_urn else result.stack
+    for read in sorted(set(reads), key=lambda r: (r.key, r.getter, r.source.line if r.source else 0)):
+        findings.append(Finding(
+            kind=FindingKind.INDETERMINATE, pack="crossgate", policy=PLAIN_SECRET_POLICY, level=level,
+            severity=Severity.HIGH, urn=result.root_urn, type="pulumi:pulumi:Stack", name=name,
+            message=(f"secure config '{read.key}' could not be decrypted (no passphrase) and the program read "
+                     f"it with Config.{read.getter}, which hands it a stand-in string, so the plan may not be "
+                     f"what would be deployed; set PULUMI_CONFIG_PASSPHRASE or read it with a secret getter "
+                     f"(get_secret, require_secret...)"),
+            source=read.source))
+    return findings

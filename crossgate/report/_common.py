@@ -14,10 +14,27 @@ from pathlib import PurePath
 from typing import Iterable
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation, Severity, Waiver
-from .json_report import NOTHING_CHECKED
+#: What every reporter says when no pack was given.
+NOTHING_CHECKED = "no policy pack was given: nothing was checked"
+#: ... and when packs were given but the run stopped before any could be evaluated.
+NO_PACK_EVALUATED = "no policy pack was evaluated because the run stopped on an error: nothing was checked"
 
-#: The sentence every reporter uses when no pack ran.
-NOTHING_CHECKED_SENTENCE = NOTHING_CHECKED[0].upper() + NOTHING_CHECKED[1:] + "."
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
+
+
+#: The sentence every reporter uses when no pack was given.
+NOTHING_CHECKED_SENTENCE = _sentence(NOTHING_CHECKED)
+
+
+def nothing_checked(result: GateResult) -> str:
+    """Why nothing was checked. A pack that failed to load is an error, never "no pack was given"."""
+    return NO_PACK_EVALUATED if result.errors else NOTHING_CHECKED
+
+
+def nothing_checked_sentence(result: GateResult) -> str:
+    return _sentence(nothing_checked(result))
 
 #: GitHub code scanning's ``security-severity`` scores (a string, as SARIF properties are free-form):
 #: >= 9.0 is critical, >= 7.0 high, >= 4.0 medium, anything above 0 low.
@@ -77,6 +94,16 @@ def fingerprint(pack: str, policy: str, urn: str, *extra: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def warning_text(warning: str) -> str:
+    """A ``GateResult.warnings`` entry without the ``warning:`` prefix program logs carry."""
+    return warning[len("warning:"):].strip() if warning.lower().startswith("warning:") else warning
+
+
+def warning_line(warning: str) -> str:
+    """A ``GateResult.warnings`` entry as one line that says it is a warning."""
+    return f"warning: {warning_text(warning)}"
+
+
 def first_line(text: str, limit: int = 200) -> str:
     line = (text.strip().splitlines() or [""])[0]
     return line if len(line) <= limit else line[: limit - 1] + "\u2026"
@@ -88,6 +115,15 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def xml_safe(text: str) -> str:
     """Drop the control characters XML 1.0 cannot carry (ANSI colour codes in a pack's stderr)."""
     return _XML_INVALID.sub("", text)
+
+
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Drop control characters (escape sequences, carriage returns) a message could use to rewrite
+    a terminal; newlines and tabs stay."""
+    return _TERMINAL_UNSAFE.sub("", text)
 
 
 # -- ordering ---------------------------------------------------------------------------------
@@ -106,6 +142,18 @@ def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
 def reported_findings(result: GateResult) -> list[Finding]:
     """Violations, indeterminate and waived findings (not-applicable outcomes are not reported)."""
     return [f for f in result.findings if f.kind is not FindingKind.NOT_APPLICABLE]
+
+
+def reporting_packs(result: GateResult) -> list[PackInfo]:
+    """The packs evaluated, then a bare entry for any pack that reported findings or remediations but
+    is missing from ``result.packs`` (it failed later), so nothing it said goes unattributed."""
+    packs = list(result.packs)
+    known = {p.name for p in packs}
+    for name in dict.fromkeys([*(f.pack for f in result.findings), *(r.pack for r in result.remediations)]):
+        if name not in known:
+            packs.append(PackInfo(name=name, version="", path=""))
+            known.add(name)
+    return packs
 
 
 def policy_lookup(packs: Iterable[PackInfo]) -> dict[tuple[str, str], PolicyInfo]:
@@ -147,19 +195,27 @@ class Locator:
     def __init__(self, result: GateResult) -> None:
         self.project_dir = os.path.abspath(result.project_dir or ".")
         self.root = repo_root(self.project_dir)
+        #: Each file's path as reports show it, computed once: a large stack has few files.
+        self._paths: dict[str, tuple[str, bool]] = {}
         project_file = next((name for name in PROJECT_FILES
                              if os.path.isfile(os.path.join(self.project_dir, name))), PROJECT_FILES[0])
         self.project_file = self.place(project_file, 1)
 
     def place(self, file: str, line: int) -> Place:
+        known = self._paths.get(file)
+        if known is None:
+            known = self._paths[file] = self._path(file)
+        return Place(known[0], max(1, line), inside=known[1])
+
+    def _path(self, file: str) -> tuple[str, bool]:
         absolute = os.path.normpath(os.path.join(self.project_dir, file))
         try:
             rel = os.path.relpath(absolute, self.root)
         except ValueError:  # another drive, on Windows
             rel = os.pardir
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-            return Place(PurePath(absolute).as_posix(), max(1, line), inside=False)
-        return Place(PurePath(rel).as_posix(), max(1, line))
+            return PurePath(absolute).as_posix(), False
+        return PurePath(rel).as_posix(), True
 
     def of(self, finding: Finding | None = None, *, result: GateResult | None = None,
            urn: str = "") -> Place:

@@ -11,8 +11,7 @@ from typing import Any
 
 from .. import __version__
 from ..model import SCHEMA_VERSION, Finding, GateResult, PackInfo, PlannedResource, redacted_inputs
-
-NOTHING_CHECKED = "no policy pack was given: nothing was checked"
+from ._common import NOTHING_CHECKED, nothing_checked  # noqa: F401 - NOTHING_CHECKED is re-exported
 
 
 def resource_doc(resource: PlannedResource, secrets: set[str] | None = None) -> dict[str, Any]:
@@ -96,6 +95,7 @@ def result_doc(result: GateResult) -> dict[str, Any]:
         "waivers": {
             "unused": [waiver_doc(w) for w in result.unused_waivers],
             "expired": [waiver_doc(w) for w in result.expired_waivers],
+            "applied": [{**waiver_doc(u.waiver), "urns": list(u.urns)} for u in result.waiver_uses],
         },
         "downgrades": list(result.downgrades),
         "warnings": list(result.warnings),
@@ -103,7 +103,7 @@ def result_doc(result: GateResult) -> dict[str, Any]:
         "errors": list(result.errors),
     }
     if not result.checked:
-        doc["note"] = NOTHING_CHECKED
+        doc["note"] = nothing_checked(result)
     return doc
 
 

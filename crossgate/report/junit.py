@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation
-from ._common import (NOTHING_CHECKED_SENTENCE, Locator, first_line, remediation_text, reported_findings,
-                      resource_label, sorted_findings, waiver_note, xml_safe)
+from ._common import (Locator, first_line, nothing_checked_sentence, remediation_text, reported_findings,
+                      resource_label, sorted_findings, waiver_note, warning_line, xml_safe)
 
 TOOL = "crossgate"
 _OUTCOMES = ("failure", "error", "skipped")
@@ -126,7 +126,14 @@ def _pack_suite(root: ET.Element, pack: PackInfo, result: GateResult, locator: L
              for w in result.expired_waivers if w.policy in names_in_pack]
     notes += [f"unused waiver: {w.policy} on {w.resource} matched nothing (owner {w.owner}, expires {w.expires})"
               for w in result.unused_waivers if w.policy in names_in_pack]
+    notes += [f"waiver: {u.waiver.policy} on {u.waiver.resource} matched {', '.join(u.urns)} (owner {u.waiver.owner}, "
+              f"expires {u.waiver.expires})" for u in result.waiver_uses if u.waiver.policy in names_in_pack]
     suite.finish(notes)
+
+
+def _run_notes(result: GateResult) -> list[str]:
+    """Notes on the whole run (warnings, config downgrades), carried by the first suite."""
+    return [*(warning_line(w) for w in result.warnings), *(f"downgrade: {d}" for d in result.downgrades)]
 
 
 def junit_tree(result: GateResult) -> ET.Element:
@@ -143,17 +150,17 @@ def junit_tree(result: GateResult) -> ET.Element:
         # Config notes belong to the whole run: the first suite carries them.
         _pack_suite(root, pack, result, locator, [f for f in findings if f.pack == pack.name],
                     [r for r in result.remediations if r.pack == pack.name],
-                    [f"downgrade: {d}" for d in result.downgrades] if n == 0 else [])
+                    _run_notes(result) if n == 0 else [])
 
     if result.errors or not result.packs:
         suite = _Suite(root, TOOL)
         if not result.packs:
             case = suite.case(TOOL, "policy packs")
-            _sub(case, "skipped", message=NOTHING_CHECKED_SENTENCE)
+            _sub(case, "skipped", message=nothing_checked_sentence(result))
         for i, error in enumerate(result.errors, start=1):
             case = suite.case(TOOL, f"error {i}")
             _sub(case, "error", error, message=first_line(error), type="error")
-        suite.finish([] if packs else [f"downgrade: {d}" for d in result.downgrades])
+        suite.finish([] if packs else _run_notes(result))
 
     _count(root, root.findall("testsuite/testcase"))
     root.set("time", f"{result.duration_seconds:.3f}")

@@ -11,7 +11,7 @@ import re
 from typing import Iterable, Sequence
 
 from ..model import Finding, GateResult, PolicyInfo, Severity, Verdict
-from ._common import (NOTHING_CHECKED_SENTENCE, Locator, plural, policy_lookup, resource_label,
+from ._common import (Locator, nothing_checked_sentence, plural, policy_lookup, resource_label,
                       sorted_findings, xml_safe)
 
 #: Rows per table; GitHub caps a comment at 65,536 characters, and the full list is in the other reports.
@@ -125,7 +125,7 @@ def format_result(result: GateResult) -> str:
     out = [_heading(result), "", _context(result), "", _counts(result)]
 
     if not result.checked:
-        out += ["", NOTHING_CHECKED_SENTENCE]
+        out += ["", nothing_checked_sentence(result)]
 
     if result.errors:
         out += _section("Errors", [
@@ -161,6 +161,9 @@ def format_result(result: GateResult) -> str:
                  text(f.waiver.owner), text(f.waiver.expires)) for f in waived if f.waiver is not None]
         out += _section("Waived", _table(("Policy", "Resource", "Reason", "Owner", "Expires"), rows,
                                          "waived findings"))
+        out += ["", "What each waiver matched:", ""]
+        out += [f"- {code(u.waiver.policy)} on {code(u.waiver.resource)}: " + ", ".join(code(urn) for urn in u.urns)
+                for u in result.waiver_uses]
 
     if result.expired_waivers or result.unused_waivers:
         lines = [f"- Expired: {code(x.policy)} on {code(x.resource)} (owner {text(x.owner)}, expired "
@@ -179,6 +182,9 @@ def format_result(result: GateResult) -> str:
 
     if result.downgrades:
         out += _section("Policy levels lowered by config", [f"- {text(d)}" for d in result.downgrades])
+
+    if result.warnings:
+        out += _section("Warnings", [f"- {text(w)}" for w in result.warnings])
 
     return "\n".join(out) + "\n"
 

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation, Severity
-from ._common import (FINGERPRINT_KEY, NOTHING_CHECKED_SENTENCE, RULE_LEVEL, SECURITY_SEVERITY, Locator, Place,
-                      fingerprint, framework_reference, remediation_text, reported_findings,
+from ._common import (FINGERPRINT_KEY, RULE_LEVEL, SECURITY_SEVERITY, Locator, Place, fingerprint,
+                      framework_reference, nothing_checked_sentence, remediation_text, reported_findings,
                       sorted_findings, waiver_note)
 
 SARIF_VERSION = "2.1.0"
@@ -209,7 +209,8 @@ def _notification(level: str, text: str) -> dict[str, Any]:
 
 def _invocation(result: GateResult, extra: Iterable[dict[str, Any]] = (),
                 config: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
-    notes = [*extra, *(_notification("error", e) for e in result.errors)]
+    notes = [*extra, *(_notification("warning", w) for w in result.warnings),
+             *(_notification("error", e) for e in result.errors)]
     invocation: dict[str, Any] = {
         "executionSuccessful": result.exit_code != 2,
         "exitCode": result.exit_code,
@@ -238,6 +239,9 @@ def _config_notes(result: GateResult, pack: PackInfo | None, first: bool) -> lis
     notes += [_notification("note", f"Waiver for {w.policy} on {w.resource} matched nothing "
                                     f"(owner {w.owner}, expires {w.expires}).")
               for w in result.unused_waivers if mine(w.policy)]
+    notes += [_notification("note", f"Waiver for {u.waiver.policy} on {u.waiver.resource} (owner {u.waiver.owner}, "
+                                    f"expires {u.waiver.expires}) matched: {', '.join(u.urns)}.")
+              for u in result.waiver_uses if mine(u.waiver.policy)]
     return notes
 
 
@@ -277,7 +281,7 @@ def sarif_doc(result: GateResult) -> dict[str, Any]:
     if not packs:
         run = _run_shell(result, locator, _automation_id(result.stack))
         run["tool"] = {"driver": _driver([])}
-        run["invocations"] = [_invocation(result, [_notification("note", NOTHING_CHECKED_SENTENCE)],
+        run["invocations"] = [_invocation(result, [_notification("note", nothing_checked_sentence(result))],
                                           _config_notes(result, None, True))]
         run["results"] = []
         runs.append(run)

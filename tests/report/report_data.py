@@ -101,6 +101,10 @@ UNUSED = Waiver(policy="quiet-policy", resource=urn(TYPE, "gone"), reason="Remov
                 owner="team-ops", expires="2099-01-01")
 
 
+#: A notice from the program run, as engineers add them (remote components, dynamic providers...).
+WARNING = "warning: dynamic provider test:index:Hook runs no code offline; its outputs are unknown"
+
+
 def finding(policy: str, level: Level, severity: Severity, urn_: str, message: str,
             source: SourceLocation | None, kind: FindingKind = FindingKind.VIOLATION,
             waiver: Waiver | None = None) -> Finding:
@@ -137,7 +141,7 @@ def sample_result(project_dir: str | os.PathLike, *, https_message: str = "bucke
                                          "labels": {"owner": "crossgate"}},
                                   message="adds an owner label")],
         downgrades=["legacy-check: disabled by policy config dev.json (default mandatory)"],
-        expired_waivers=[EXPIRED], unused_waivers=[UNUSED],
+        expired_waivers=[EXPIRED], unused_waivers=[UNUSED], warnings=[WARNING],
         root_urn=ROOT_URN, duration_seconds=FIXED_DURATION,
     )
 

@@ -20,7 +20,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("CROSSGATE_UPDATE_GOLDEN") == "1"
 BUILDERS = {"sample": report_data.sample_result, "error": report_data.error_result,
             "empty": report_data.empty_result}
-SUFFIXES = {"sarif": ".sarif.json", "junit": ".junit.xml", "markdown": ".md"}
+SUFFIXES = {"sarif": ".sarif.json", "junit": ".junit.xml", "markdown": ".md", "table": ".table.txt"}
 
 
 def normalise(output: str, project_dir: Path) -> str:

@@ -29,7 +29,7 @@ def test_sections(sample: GateResult) -> None:
     md = markdown_format(sample)
     headings = [line for line in md.splitlines() if line.startswith("### ")]
     assert headings == ["### Violations", "### Indeterminate", "### Waived", "### Waivers to review",
-                        "### Remediations", "### Policy levels lowered by config"]
+                        "### Remediations", "### Policy levels lowered by config", "### Warnings"]
     assert ("| [`bucket-https-only`](https://example.com/policies/bucket-https-only) | "
             "`test:index:Bucket::archive`<br>`app/storage/buckets.py:41` | Legacy reader needs HTTP | team-data | "
             "2099-12-31 |") in md
