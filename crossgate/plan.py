@@ -103,14 +103,22 @@ def _blind(value: Any) -> Any:
     return value
 
 
+#: The wire encoding's own strings: never secrets (the scrubber would otherwise garble them).
+_WIRE_STRINGS = frozenset({wire.SIG_KEY, wire.SECRET_SIG, wire.RESOURCE_REF_SIG, wire.OUTPUT_VALUE_SIG, wire.UNKNOWN})
+
+
 def _scrub_all(value: Any, secrets: set[str]) -> Any:
-    """Replace known secret values in every string of a JSON value, keys included."""
+    """Replace known secret values in every string of a JSON value, keys included; the wire
+    encoding's sentinels and the keys of its special objects stay as they are."""
     if not secrets:
         return value
     if isinstance(value, str):
-        return wire.scrub(value, secrets)
+        return value if value in _WIRE_STRINGS else wire.scrub(value, secrets)
     if isinstance(value, dict):
-        return {wire.scrub(k, secrets): _scrub_all(v, secrets) for k, v in value.items()}
+        if value.get(wire.SIG_KEY) == wire.SECRET_SIG:
+            return value  # already blinded: it holds nothing but sentinels
+        special = wire.SIG_KEY in value
+        return {(k if special else wire.scrub(k, secrets)): _scrub_all(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub_all(v, secrets) for v in value]
     return value
@@ -159,7 +167,7 @@ def plan_doc(result: GateResult, *, config: dict[str, str] | None = None, secret
         "invokes": [{"token": i.token, "placeholder": i.placeholder, "count": i.count} for i in result.invokes],
         "warnings": list(result.warnings),
     }
-    return _scrub_all(doc, result.secret_values)
+    return _scrub_all(doc, set(result.secret_values) - _WIRE_STRINGS)
 
 
 def stack_settings(cwd: str, stack: str) -> tuple[dict[str, str], tuple[str, ...], dict[str, str]]:
