@@ -133,6 +133,8 @@ def _encode(value: Any) -> Any:
         return {str(k): _encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_encode(v) for v in value), key=repr)
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     raise TypeError(f"cannot write a {type(value).__name__} into a plan")
@@ -303,6 +305,10 @@ def _from_json(value: Any, hint: Any, where: str) -> Any:
             raise InputError(f"{where} must be a list")
         item = args[0] if args else Any
         return tuple(_from_json(v, item, f"{where}/{i}") for i, v in enumerate(value))
+    if origin in (set, frozenset):
+        if not isinstance(value, list):
+            raise InputError(f"{where} must be a list")
+        return origin(_from_json(v, args[0] if args else Any, f"{where}/{i}") for i, v in enumerate(value))
     if origin is list:
         if not isinstance(value, list):
             raise InputError(f"{where} must be a list")

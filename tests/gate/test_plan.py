@@ -374,3 +374,42 @@ def test_every_planned_resource_field_round_trips_through_the_plan():
     doc = json.loads(json.dumps(plan_module.resource_doc(resource)))
     assert "hasSecrets" not in doc and doc["inputs"]["a"] == [1.0, {"b": "c"}]
     assert plan_module._resource(doc, 0, "--plan x") == resource
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    create: str = ""
+    delete: str = ""
+
+
+def test_option_fields_added_to_planned_resource_round_trip_without_changes_to_the_plan(monkeypatch, things_plan):
+    import jsonschema
+
+    extended = dataclasses.make_dataclass("Extended", [
+        ("ignore_changes", tuple[str, ...], dataclasses.field(default=())),
+        ("custom_timeouts", typing.Optional[Timeouts], dataclasses.field(default=None)),
+        ("delete_before_replace", bool, dataclasses.field(default=False)),
+        ("replace_on_changes", frozenset[str], dataclasses.field(default=frozenset())),
+        ("import_id", typing.Optional[str], dataclasses.field(default=None)),
+    ], bases=(PlannedResource,), frozen=True)
+    monkeypatch.setattr(plan_module, "PlannedResource", extended)
+    plan_module._resource_hints.cache_clear()
+    try:
+        props = struct_pb2.Struct()
+        props.update({"size": 1.0})
+        resource = extended(urn="urn:pulumi:dev::things::test:index:Thing::x", type="test:index:Thing", name="x",
+                            custom=True, properties=props, ignore_changes=("size", "tags"),
+                            custom_timeouts=Timeouts(create="5m"), delete_before_replace=True,
+                            replace_on_changes=frozenset({"b", "a"}), import_id="/subscriptions/0")
+        doc = json.loads(json.dumps(plan_module.resource_doc(resource)))
+        assert {k: doc[k] for k in ("ignoreChanges", "customTimeouts", "deleteBeforeReplace", "replaceOnChanges",
+                                    "importId")} == {
+            "ignoreChanges": ["size", "tags"], "customTimeouts": {"create": "5m", "delete": ""},
+            "deleteBeforeReplace": True, "replaceOnChanges": ["a", "b"], "importId": "/subscriptions/0"}
+        schema = json.loads(plan_module.SCHEMA_FILE.read_text())
+        jsonschema.Draft7Validator(schema).validate({**things_plan, "resources": [doc]})
+        assert plan_module._resource(doc, 0, "--plan x") == resource
+        with pytest.raises(InputError, match=r"^--plan x: resources/0/ignoreChanges must be a list$"):
+            plan_module._resource({**doc, "ignoreChanges": "size"}, 0, "--plan x")
+    finally:
+        plan_module._resource_hints.cache_clear()
