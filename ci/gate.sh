@@ -148,7 +148,7 @@ markdown="$out_dir/crossgate.md"
 rm -f "$sarif" "$junit" "$markdown"
 
 if [ "$mode" = "plan" ]; then
-  cmd=("$crossgate_bin" check --plan "$plan" --cwd . --policy-pack "$pack")
+  cmd=("$crossgate_bin" check --plan "$plan" --stack "$stack" --cwd . --policy-pack "$pack")
 else
   cmd=("$crossgate_bin" preview --cwd . --stack "$stack" --policy-pack "$pack")
 fi

@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--plan", metavar="FILE", help="a plan written by `crossgate preview --plan-out`")
     check.add_argument("--cwd", default=".", metavar="DIR",
                        help="where SARIF paths and the default waivers file are resolved")
+    check.add_argument("--stack", "-s", metavar="NAME",
+                       help="with --plan: the stack the plan must be of (a plan of another stack is refused)")
     check.add_argument("--verbose", "-v", action="store_true")
     _add_gate_args(check)
 

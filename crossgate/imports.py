@@ -120,6 +120,10 @@ def check(args: argparse.Namespace) -> GateResult:
     and reports."""
     if getattr(args, "plan", None):
         return _check_plan(args)
+    if getattr(args, "stack", None):
+        result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns)
+        result.errors.append("--stack is only used with --plan")
+        return result
     result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns,
                         origin="stack-export" if args.stack_export else "preview-json")
     try:
@@ -155,6 +159,9 @@ def _check_plan(args: argparse.Namespace) -> GateResult:
     try:
         plan = load_plan(args.plan)
         result.project, result.stack = plan.project, plan.stack
+        expected = getattr(args, "stack", None)
+        if expected and expected.rsplit("/", 1)[-1] != plan.stack:
+            raise InputError(f"--plan {args.plan} is the plan of stack {plan.stack}, not {expected}")
         options = GateOptions(packs=pack_specs(args.policy_pack, args.policy_pack_config), unknowns=args.unknowns,
                               timeout=args.timeout, parallel=args.parallel, waivers=args.waivers)
     except GateError as exc:

@@ -210,7 +210,7 @@ def test_plan_judges_the_plan_with_the_pack_config_waivers_and_reports(project):
     result, argv = gate(project, "--plan", "plan.json", "dev", CROSSGATE_WAIVERS="change.yaml")
     assert result.returncode == 0, result.stderr
     assert argv == [
-        "check", "--plan", "plan.json", "--cwd", ".", "--policy-pack", "policies",
+        "check", "--plan", "plan.json", "--stack", "dev", "--cwd", ".", "--policy-pack", "policies",
         "--policy-pack-config", "policies/config/dev.json", "--waivers", "change.yaml", *REPORT_ARGS,
     ]
 

@@ -48,8 +48,9 @@ def both_ways(tmp_path: Path, cwd: Path, gate_args: list[str], env: dict[str, st
 
 
 def normalised(fmt: str, text: str) -> object:
-    """A report with what legitimately differs taken out: durations, the origin, and the order of
-    dependency lists (the Pulumi SDK collects them in a set, so it varies between any two runs)."""
+    """A report with what legitimately differs taken out: durations, the origin, and orders that vary
+    between any two runs of `preview` itself (the Pulumi SDK collects dependencies in a set; the
+    JSON and table reports list remediations in the order the analysis threads finished)."""
     if fmt in ("json", "sarif"):
         doc = json.loads(text)
         if fmt == "json":
@@ -58,12 +59,15 @@ def normalised(fmt: str, text: str) -> object:
             for r in doc["resources"]:
                 r["dependencies"] = sorted(r["dependencies"])
                 r["propertyDependencies"] = {k: sorted(v) for k, v in r["propertyDependencies"].items()}
+            doc["remediations"].sort(key=lambda r: (r["pack"], r["policy"], r["urn"]))
         return doc
     if fmt == "junit":
         return re.sub(r' time="[0-9.]+"', ' time=""', text)
     if fmt == "markdown":
         return re.sub(r"\b[0-9]+\.[0-9]+ s\b", "N s", text)
     lines = text.splitlines()[1:]  # "Previewing X offline" / "Checking X"
+    remediations = sorted(line for line in lines if line.lstrip().startswith("[remediate]"))
+    lines = [remediations.pop(0) if line.lstrip().startswith("[remediate]") else line for line in lines]
     return re.sub(r"\b[0-9]+\.[0-9]+s\b", "Ns", "\n".join(lines))
 
 
@@ -190,6 +194,19 @@ def test_a_plan_whose_program_failed_makes_check_exit_2_with_the_programs_error(
     assert check.returncode == 2
     assert json.loads(check.stdout)["errors"] == [error]
     assert f"crossgate: error: {error}" in check.stderr.splitlines()
+
+
+def test_a_plan_of_another_stack_than_the_judge_expects_is_refused(tmp_path, things_plan):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(things_plan))
+    proc = run_crossgate("check", "--plan", str(path), "--stack", "prod", "--policy-pack", BASIC)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"crossgate: error: --plan {path} is the plan of stack dev, not prod"
+    proc = run_crossgate("check", "--plan", str(path), "--stack", "dev", "--policy-pack", BASIC, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    proc = run_crossgate("check", "--stack-export", str(FIXTURES / "imports" / "things.stack-export.json"),
+                         "--stack", "dev", "--policy-pack", BASIC)
+    assert (proc.returncode, proc.stderr.strip()) == (2, "crossgate: error: --stack is only used with --plan")
 
 
 def test_plan_out_refuses_pack_flags_it_would_ignore(tmp_path):
