@@ -33,7 +33,7 @@ import typing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from google.protobuf import struct_pb2
 from google.protobuf.json_format import MessageToDict
@@ -284,71 +284,108 @@ def _resource_hints() -> dict[str, Any]:
     return typing.get_type_hints(PlannedResource)
 
 
-def _from_json(value: Any, hint: Any, where: str) -> Any:
-    """Convert a JSON value to the Python type ``hint`` describes, or raise :class:`InputError`."""
+class _Mismatch(Exception):
+    """A JSON value that doesn't fit its field's type; ``path`` is filled in on the way out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []
+
+
+def _at(key: Any, convert: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return convert(value)
+    except _Mismatch as exc:
+        exc.path.insert(0, str(key))
+        raise
+
+
+def _scalar(kind: type, message: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if type(value) is kind or (kind is float and type(value) is int):
+            return kind(value) if kind is float else value
+        raise _Mismatch(message)
+    return convert
+
+
+@lru_cache(maxsize=None)
+def _converter(hint: Any) -> Callable[[Any], Any]:
+    """A function that turns a JSON value into the Python type ``hint`` describes, or raises _Mismatch.
+
+    Built once per type: a plan of 10,000 resources converts every field of every resource."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
-        return value
+        return lambda value: value
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        last: InputError | None = None
-        for option in options:
-            try:
-                return _from_json(value, option, where)
-            except InputError as exc:
-                last = exc
-        raise last or InputError(f"{where} has an unsupported value")
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise InputError(f"{where} must be a list")
-        item = args[0] if args else Any
-        return tuple(_from_json(v, item, f"{where}/{i}") for i, v in enumerate(value))
-    if origin in (set, frozenset):
-        if not isinstance(value, list):
-            raise InputError(f"{where} must be a list")
-        return origin(_from_json(v, args[0] if args else Any, f"{where}/{i}") for i, v in enumerate(value))
-    if origin is list:
-        if not isinstance(value, list):
-            raise InputError(f"{where} must be a list")
-        return [_from_json(v, args[0] if args else Any, f"{where}/{i}") for i, v in enumerate(value)]
+        nullable = type(None) in args
+        options = [_converter(a) for a in args if a is not type(None)]
+
+        def union(value: Any) -> Any:
+            if value is None and nullable:
+                return None
+            error = _Mismatch("has an unsupported value")
+            for option in options:
+                try:
+                    return option(value)
+                except _Mismatch as exc:
+                    error = exc
+            raise error
+        return union
+    if origin in (tuple, list, set, frozenset):
+        build = origin
+        item_hint = args[0] if args else Any
+        item = _converter(item_hint)
+
+        def sequence(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Mismatch("must be a list")
+            if item_hint is str and all(type(v) is str for v in value):
+                return build(value)
+            return build(_at(i, item, v) for i, v in enumerate(value))
+        return sequence
     if origin in (dict, collections.abc.Mapping) or hint in (dict, collections.abc.Mapping):
-        if not isinstance(value, dict):
-            raise InputError(f"{where} must be an object")
-        item = args[1] if len(args) == 2 else Any
-        return {k: _from_json(v, item, f"{where}/{k}") for k, v in value.items()}
+        item = _converter(args[1] if len(args) == 2 else Any)
+
+        def mapping(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _Mismatch("must be an object")
+            return {k: _at(k, item, v) for k, v in value.items()}
+        return mapping
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise InputError(f"{where} must be an object")
-        hints = typing.get_type_hints(hint)
-        known = {_camel(f.name): f for f in dataclasses.fields(hint)}
+        return _record(hint)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        choices = ", ".join(str(m.value) for m in hint)
+
+        def member(value: Any) -> Any:
+            try:
+                return hint(value)
+            except (ValueError, TypeError):
+                raise _Mismatch(f"must be one of {choices}") from None
+        return member
+    simple = {bool: "must be true or false", int: "must be a whole number", float: "must be a number",
+              str: "must be a string"}
+    if hint in simple:
+        return _scalar(hint, simple[hint])
+    raise TypeError(f"the plan reader cannot read a field of type {hint}")
+
+
+def _record(cls: type) -> Callable[[Any], Any]:
+    """A dataclass from an object of its camelCase fields; unknown fields are refused."""
+    hints = typing.get_type_hints(cls)
+    known = {_camel(f.name): (f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls)}
+
+    def record(value: Any) -> Any:
+        if type(value) is not dict:
+            raise _Mismatch("must be an object")
         unknown = sorted(set(value) - set(known))
         if unknown:
-            raise InputError(f"{where} has unknown field(s) {', '.join(unknown)}")
-        return hint(**{known[k].name: _from_json(v, hints[known[k].name], f"{where}/{k}") for k, v in value.items()})
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            raise _Mismatch(f"has unknown field(s) {', '.join(unknown)}")
         try:
-            return hint(value)
-        except ValueError:
-            raise InputError(f"{where}: {value!r} is not one of {', '.join(str(m.value) for m in hint)}") from None
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise InputError(f"{where} must be true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"{where} must be a whole number")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{where} must be a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise InputError(f"{where} must be a string")
-        return value
-    raise InputError(f"{where}: the plan reader cannot read a field of type {hint}")
+            return cls(**{known[k][0]: _at(k, known[k][1], v) for k, v in value.items()})
+        except TypeError as exc:
+            raise _Mismatch(f"is incomplete ({exc})") from None
+    return record
 
 
 def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
@@ -372,7 +409,10 @@ def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
             kwargs["properties"] = struct
             kwargs["has_secrets"] = wire.contains_secret(value)
         else:
-            kwargs[f.name] = _from_json(value, hints[f.name], f"{at}/{key}")
+            try:
+                kwargs[f.name] = _at(key, _converter(hints[f.name]), value)
+            except _Mismatch as exc:
+                raise InputError(f"{at}/{'/'.join(exc.path)} {exc.message}") from None
     missing = [k for k, f in fields.items()
                if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
