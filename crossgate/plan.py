@@ -39,6 +39,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.json_format import MessageToDict
 
 from . import __version__, wire
+from .engine import ROOT_STACK_TYPE, split_urn
 from .errors import GateError, InputError
 from .model import GateResult, InvokeAnswer, PlannedResource
 
@@ -46,7 +47,6 @@ PLAN_SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "plan.schema.json"
 #: Larger than the plan of a 10,000-resource program (about 25 MB), small enough to refuse garbage.
 MAX_PLAN_BYTES = 256 * 1024 * 1024
-ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
 #: PlannedResource fields that are not written as ``camelCase(name)``.
 _RENAMED = {"properties": "inputs"}
@@ -423,7 +423,7 @@ def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
         raise InputError(f"{at}: {exc}") from None
 
 
-_URN = re.compile(r"^urn:pulumi:(?P<stack>[^:]+)::(?P<project>[^:]+)::(?P<type>.+?)::(?P<name>.*)$", re.S)
+_URN = re.compile(r"^urn:pulumi:(?P<stack>[^:]+)::(?P<project>[^:]+)::.+::", re.S)
 
 
 def _check_consistency(plan: Plan, where: str) -> None:
@@ -436,7 +436,7 @@ def _check_consistency(plan: Plan, where: str) -> None:
             raise InputError(f"{at}: {r.urn!r} is not a URN")
         if (match["stack"], match["project"]) != (plan.stack, plan.project):
             raise InputError(f"{at}: {r.urn} is not in stack {plan.stack} of project {plan.project}")
-        if match["type"].split("$")[-1] != r.type or match["name"] != r.name:
+        if split_urn(r.urn) != (r.type, r.name):
             raise InputError(f"{at}: type {r.type!r} and name {r.name!r} don't match its URN {r.urn}")
         if r.urn in seen:
             raise InputError(f"{at}: duplicate URN {r.urn}")
@@ -449,6 +449,8 @@ def _check_consistency(plan: Plan, where: str) -> None:
         for what, urn in refs:
             if urn and urn not in seen:
                 raise InputError(f"{at}: {what} names {urn}, which the plan does not declare")
+        if r.provider and not split_urn(r.provider.rsplit("::", 1)[0])[0].startswith("pulumi:providers:"):
+            raise InputError(f"{at}: provider {r.provider} is not a provider resource")
     if plan.root_urn and plan.root_urn not in seen:
         raise InputError(f"{where}: rootUrn {plan.root_urn} is not one of its resources")
     if plan.program_ok:

@@ -283,6 +283,9 @@ MALFORMED = [
     ("a-dangling-parent", _set(["child", "parent"], "urn:pulumi:dev::things::test:index:Thing::ghost"),
      "resources/3 (urn:pulumi:dev::things::test:index:Thing$test:index:Thing::child): parent names "
      "urn:pulumi:dev::things::test:index:Thing::ghost, which the plan does not declare"),
+    ("a-provider-that-is-not-one", _set(["child", "provider"], "urn:pulumi:dev::things::test:index:Thing::base::x"),
+     "resources/3 (urn:pulumi:dev::things::test:index:Thing$test:index:Thing::child): provider "
+     "urn:pulumi:dev::things::test:index:Thing::base::x is not a provider resource"),
     ("a-finished-program-without-its-stack", _remove_stack,
      "a finished program declares exactly one pulumi:pulumi:Stack, and rootUrn names it"),
     ("ok-with-errors", _set(["program", "errors"], ["boom"]),
