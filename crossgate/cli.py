@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write the plan for `crossgate check --plan` and run no pack")
     _add_gate_args(preview)
 
-    check = sub.add_parser("check", help="gate a `pulumi stack export` or `pulumi preview --json` file")
+    check = sub.add_parser("check", help="gate a crossgate plan, a `pulumi stack export` or a "
+                                         "`pulumi preview --json` file")
     source = check.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack-export", metavar="FILE", help="a `pulumi stack export` document")
     source.add_argument("--preview-json", metavar="FILE", help="the output of `pulumi preview --json`")

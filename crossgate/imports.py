@@ -120,13 +120,11 @@ def check(args: argparse.Namespace) -> GateResult:
     and reports."""
     if getattr(args, "plan", None):
         return _check_plan(args)
-    if getattr(args, "stack", None):
-        result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns)
-        result.errors.append("--stack is only used with --plan")
-        return result
     result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns,
                         origin="stack-export" if args.stack_export else "preview-json")
     try:
+        if getattr(args, "stack", None):
+            raise InputError("--stack is only used with --plan")
         if args.stack_export:
             where = f"--stack-export {args.stack_export}"
             doc = read_json(args.stack_export, where)
