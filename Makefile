@@ -9,11 +9,14 @@ STACK  ?= dev
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml policies/pyproject.toml
+# Development installs crossgate and the pack editable, plus the reference program's own SDKs
+# (requirements.txt: crossgate doesn't depend on them, the program in infra/ does). `make test`
+# also builds both wheels and runs the gate from them in a throwaway virtualenv (tests/packaging).
+$(STAMP): pyproject.toml policies/pyproject.toml requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crossgate needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]' -e ./policies
+	$(PY) -m pip install --quiet -e '.[test]' -e ./policies -r requirements.txt
 	@touch $@
 
 ## Run the gate on the reference stack with the project's policy pack.

@@ -404,10 +404,10 @@ class Gate:
         if not path or not self.result.packs:
             return
         try:
-            waivers = load_waivers(path)
+            waivers = load_waivers(path, deadline=self.deadline)
             settings = {p.name: p.settings for p in self._packs if p.info is not None}
             apply_waivers(self.result, waivers, today=self.options.today or today_utc(), settings=settings,
-                          where=f"waivers file {path}")
+                          where=f"waivers file {path}", deadline=self.deadline)
         except GateError as exc:
             self.record_error(exc)
 

@@ -7,12 +7,16 @@
   Its ``"[secret]"`` strings are unknown secrets.
 
 The shapes are pulumi/pulumi's ``apitype.UntypedDeployment``/``DeploymentV3``/``ResourceV3`` and
-``display.PreviewDigest``. Anything else is refused with a clear error (exit 2).
+``display.PreviewDigest``. Anything else is refused with a clear error (exit 2), and so is anything
+the gate can't place: a pending operation in a stack export (an interrupted update: what exists is
+unknown), a step op Pulumi doesn't have, a kept step without its new state, and a URN that appears
+twice with different states (a replacement's steps, which share one new state, are one resource).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -26,9 +30,14 @@ from .errors import GateError, InputError, read_json
 from .model import GateResult, PlannedResource, SourceLocation
 from .packs.process import StackIdentity
 
-#: Steps whose new state remains in the stack after the update.
+#: Steps whose new state remains in the stack after the update (``display.StepOp``, spelled as
+#: ``pulumi preview --json`` writes them).
 _KEPT_OPS = {"same", "create", "update", "replace", "create-replacement", "import", "import-replacement",
              "read", "read-replacement", "refresh"}
+#: Steps that leave nothing behind in the stack.
+_GONE_OPS = {"delete", "delete-replaced", "discard", "discard-replaced", "remove-pending-replace"}
+#: A replacement shows one resource in several steps, each with the same new state.
+_REPLACEMENT_OPS = {"replace", "create-replacement", "import-replacement", "read-replacement"}
 _SOURCE = re.compile(r"^project://(?P<path>/?[^#]*)#(?P<line>\d+)")
 _URN = re.compile(r"^urn:pulumi:[^:]+::[^:]+::.+::.+$")
 
@@ -73,12 +82,22 @@ def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: st
     if match:
         source = SourceLocation(match["path"].lstrip("/"), int(match["line"]))
     deps = state.get("propertyDependencies") or {}
+    if not _urn_list(state.get("dependencies") or []) or not (
+            isinstance(deps, dict) and all(_urn_list(v or []) for v in deps.values())):
+        raise InputError(f"{where}: resource {urn}: 'dependencies' and 'propertyDependencies' must hold URN lists")
+    for key in ("parent", "provider"):
+        if not isinstance(state.get(key) or "", str):
+            raise InputError(f"{where}: resource {urn}: '{key}' is not a string")
     return PlannedResource(
         urn=urn, type=rtype, name=split_urn(urn)[1], custom=bool(state.get("custom")), properties=struct,
         parent=state.get("parent") or None, dependencies=tuple(state.get("dependencies") or ()),
         property_dependencies={k: tuple(v or ()) for k, v in deps.items()},
         provider=state.get("provider") or None, protect=bool(state.get("protect")), source=source,
         order=index, has_secrets=wire.contains_secret(value))
+
+
+def _urn_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(u, str) for u in value)
 
 
 def resources_from_stack_export(doc: Any, where: str, *, outputs: bool = False) -> list[PlannedResource]:
@@ -89,23 +108,64 @@ def resources_from_stack_export(doc: Any, where: str, *, outputs: bool = False) 
     deployment = doc["deployment"]
     if not isinstance(deployment, dict) or not isinstance(deployment.get("resources", []), list):
         raise InputError(f"{where}: 'deployment.resources' must be a list")
+    _refuse_pending_operations(deployment.get("pending_operations"), where)
     key = "outputs" if outputs else "inputs"
-    return [_resource(r, i, where, props_key=key, blinded=None)
-            for i, r in enumerate(deployment.get("resources") or []) if not (isinstance(r, dict) and r.get("delete"))]
+    resources: dict[str, PlannedResource] = {}
+    for i, state in enumerate(deployment.get("resources") or []):
+        if isinstance(state, dict) and state.get("delete") is True:
+            continue  # the replaced copy awaiting deletion; its replacement has the same URN
+        resource = _resource(state, i, where, props_key=key, blinded=None)
+        if state.get("delete") not in (None, False):
+            raise InputError(f"{where}: resource {resource.urn}: 'delete' is not a boolean")
+        if resource.urn in resources:
+            raise InputError(f"{where}: resource {resource.urn} appears twice (#{resources[resource.urn].order} "
+                             f"and #{i}); the gate can't tell which state is deployed")
+        resources[resource.urn] = resource
+    return list(resources.values())
+
+
+def _refuse_pending_operations(pending: Any, where: str) -> None:
+    """An interrupted update leaves operations whose outcome is unknown: refuse to guess."""
+    if pending in (None, []):
+        return
+    if not isinstance(pending, list):
+        raise InputError(f"{where}: 'deployment.pending_operations' must be a list")
+    op = pending[0]
+    urn = op.get("resource", {}).get("urn") if isinstance(op, dict) and isinstance(op.get("resource"), dict) else None
+    kind = op.get("type") if isinstance(op, dict) else None
+    raise InputError(f"{where}: resource {urn or '(no URN)'} has a pending {kind or 'unknown'!r} operation "
+                     f"({len(pending)} pending in all) from an interrupted update, so what exists is unknown; "
+                     "resolve it with `pulumi refresh` and export again")
 
 
 def resources_from_preview_json(doc: Any, where: str) -> list[PlannedResource]:
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
         raise InputError(f"{where} is not `pulumi preview --json` output (no 'steps' list)")
-    by_urn: dict[str, PlannedResource] = {}
+    by_urn: dict[str, tuple[PlannedResource, str]] = {}
     for i, step in enumerate(doc["steps"]):
         if not isinstance(step, dict) or not isinstance(step.get("op"), str):
             raise InputError(f"{where}: step #{i} has no 'op'")
-        if step["op"] not in _KEPT_OPS or not step.get("newState"):
+        op, label = step["op"], f"step #{i} ({step.get('urn') or 'no URN'})"
+        if op in _GONE_OPS:
             continue
+        if op not in _KEPT_OPS:
+            raise InputError(f"{where}: {label} has op {op!r}, which is not a Pulumi step op "
+                             f"(one of {', '.join(sorted(_KEPT_OPS | _GONE_OPS))})")
+        if not isinstance(step.get("newState"), dict) or not step["newState"]:
+            raise InputError(f"{where}: {label}: a {op!r} step has no 'newState', so its resource can't be judged")
         resource = _resource(step["newState"], i, where, props_key="inputs", blinded="[secret]")
-        by_urn[resource.urn] = resource
-    return list(by_urn.values())
+        if step.get("urn") not in (None, resource.urn):
+            raise InputError(f"{where}: {label}: its newState has another URN, {resource.urn}")
+        if resource.urn in by_urn:
+            first, first_op = by_urn[resource.urn]
+            same_state = dataclasses.replace(first, order=i) == resource
+            if not (same_state and {op, first_op} <= _REPLACEMENT_OPS and op != first_op):
+                raise InputError(f"{where}: resource {resource.urn} appears in steps #{first.order} ({first_op!r}) "
+                                 f"and #{i} ({op!r}) with {'the same' if same_state else 'different'} new "
+                                 "state; only a replacement's steps may share a URN")
+            continue  # one resource, judged once, as the engine does
+        by_urn[resource.urn] = (resource, op)
+    return [resource for resource, _ in by_urn.values()]
 
 
 def _stack_identity(resources: Iterable[PlannedResource]) -> tuple[str, str]:

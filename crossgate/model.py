@@ -138,6 +138,14 @@ class Waiver:
 
 
 @dataclass(frozen=True)
+class WaiverUse:
+    """An active waiver and the URNs whose findings it hid, so a reviewer sees what a glob covers."""
+
+    waiver: Waiver
+    urns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Finding:
     """One policy outcome for one resource (or for the stack)."""
 
@@ -254,6 +262,14 @@ class GateResult:
     @property
     def waived(self) -> list[Finding]:
         return [f for f in self.findings if f.waiver is not None]
+
+    @property
+    def waiver_uses(self) -> list[WaiverUse]:
+        """Each waiver that hid at least one finding, with the URNs it matched (sorted)."""
+        urns: dict[Waiver, set[str]] = {}
+        for finding in self.waived:
+            urns.setdefault(finding.waiver, set()).add(finding.urn)  # type: ignore[arg-type]
+        return [WaiverUse(w, tuple(sorted(u))) for w, u in sorted(urns.items(), key=lambda i: (i[0].policy, i[0].resource))]
 
     @property
     def blocking(self) -> list[Finding]:

@@ -96,6 +96,7 @@ def result_doc(result: GateResult) -> dict[str, Any]:
         "waivers": {
             "unused": [waiver_doc(w) for w in result.unused_waivers],
             "expired": [waiver_doc(w) for w in result.expired_waivers],
+            "applied": [{**waiver_doc(u.waiver), "urns": list(u.urns)} for u in result.waiver_uses],
         },
         "downgrades": list(result.downgrades),
         "warnings": list(result.warnings),

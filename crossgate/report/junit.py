@@ -126,6 +126,8 @@ def _pack_suite(root: ET.Element, pack: PackInfo, result: GateResult, locator: L
              for w in result.expired_waivers if w.policy in names_in_pack]
     notes += [f"unused waiver: {w.policy} on {w.resource} matched nothing (owner {w.owner}, expires {w.expires})"
               for w in result.unused_waivers if w.policy in names_in_pack]
+    notes += [f"waiver: {u.waiver.policy} on {u.waiver.resource} matched {', '.join(u.urns)} (owner {u.waiver.owner}, "
+              f"expires {u.waiver.expires})" for u in result.waiver_uses if u.waiver.policy in names_in_pack]
     suite.finish(notes)
 
 

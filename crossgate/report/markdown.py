@@ -161,6 +161,9 @@ def format_result(result: GateResult) -> str:
                  text(f.waiver.owner), text(f.waiver.expires)) for f in waived if f.waiver is not None]
         out += _section("Waived", _table(("Policy", "Resource", "Reason", "Owner", "Expires"), rows,
                                          "waived findings"))
+        out += ["", "What each waiver matched:", ""]
+        out += [f"- {code(u.waiver.policy)} on {code(u.waiver.resource)}: " + ", ".join(code(urn) for urn in u.urns)
+                for u in result.waiver_uses]
 
     if result.expired_waivers or result.unused_waivers:
         lines = [f"- Expired: {code(x.policy)} on {code(x.resource)} (owner {text(x.owner)}, expired "

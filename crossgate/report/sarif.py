@@ -238,6 +238,9 @@ def _config_notes(result: GateResult, pack: PackInfo | None, first: bool) -> lis
     notes += [_notification("note", f"Waiver for {w.policy} on {w.resource} matched nothing "
                                     f"(owner {w.owner}, expires {w.expires}).")
               for w in result.unused_waivers if mine(w.policy)]
+    notes += [_notification("note", f"Waiver for {u.waiver.policy} on {u.waiver.resource} (owner {u.waiver.owner}, "
+                                    f"expires {u.waiver.expires}) matched: {', '.join(u.urns)}.")
+              for u in result.waiver_uses if mine(u.waiver.policy)]
     return notes
 
 

@@ -18,7 +18,7 @@ from typing import Union
 
 from pulumi_policy import EnforcementLevel, Policy, Severity
 
-from . import authorization, identity, keyvault, ml, monitor, network, privatelink, storage
+from . import authorization, coverage, identity, keyvault, ml, monitor, network, privatelink, storage
 from ._props import type_matches
 from .metadata import CIS_FRAMEWORK, Control, Rule
 
@@ -29,7 +29,7 @@ __all__ = [
     "FRAMEWORKS",
 ]
 
-_FAMILIES = (storage, keyvault, network, privatelink, authorization, identity, monitor, ml)
+_FAMILIES = (storage, keyvault, network, privatelink, authorization, identity, monitor, ml, coverage)
 
 #: Framework names accepted by :func:`select`, and the tag prefix each one matches.
 FRAMEWORKS = {"cis": "cis-", "checkov": "checkov:", "azure-policy": "azure-policy:", "mcsb": "mcsb:"}
@@ -90,7 +90,8 @@ def select(*, severity: SeverityFilter | None = None, framework: str | Iterable[
     :param framework: ``"cis"`` (any version), ``"cis-6.0.0"``, ``"checkov"``, ``"azure-policy"`` or
         ``"mcsb"``: controls with at least one reference in it.
     :param names: policy names (catalogue slugs); an unknown name is an error.
-    :param resource_type: an azure-native type token (versioned tokens and v2 aliases match).
+    :param resource_type: a type token, in any spelling of it (versioned modules, local SDK packages,
+        v2 aliases).
     :param enforcement_level: overrides the default level of every selected policy.
     """
     selected = list(rules())

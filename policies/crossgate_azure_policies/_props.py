@@ -8,12 +8,13 @@ reading a literal field it needs should be indeterminate if the field is unknown
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
+
+from ._types import canonical_type, type_matches
 
 __all__ = [
     "UNKNOWN", "UnknownValueError", "canonical_type", "type_matches", "label", "get", "peek", "present",
@@ -46,36 +47,7 @@ def is_unknown(value: Any) -> bool:
     return value is UNKNOWN
 
 
-# -- type tokens -------------------------------------------------------------------------------
-
-#: azure-native v2 tokens kept as aliases in v3, mapped to the module v3 uses.
-_MODULE_ALIASES = {
-    ("insights", "DiagnosticSetting"): "monitor",
-    ("network", "PrivateZone"): "privatedns",
-    ("network", "VirtualNetworkLink"): "privatedns",
-}
-
-
-@functools.lru_cache(maxsize=1024)
-def canonical_type(token: str) -> str:
-    """``azure-native:storage/v20230501:StorageAccount`` -> ``azure-native:storage:StorageAccount``.
-
-    Drops the API-version suffix of the module and maps the v2 aliases onto their v3 module.
-    """
-    parts = token.split(":")
-    if len(parts) != 3:
-        return token
-    package, module, name = parts
-    module = module.split("/", 1)[0]
-    module = _MODULE_ALIASES.get((module, name), module) if package == "azure-native" else module
-    return f"{package}:{module}:{name}"
-
-
-def type_matches(token: str, types: Iterable[str]) -> bool:
-    """Whether ``token`` (possibly versioned or a v2 alias) is one of ``types``."""
-    canonical = canonical_type(token)
-    return any(canonical == canonical_type(t) for t in types)
-
+# -- type tokens (recognised in _types; re-exported for the policies) ---------------------------
 
 _LABELS = {
     "azure-native:storage:StorageAccount": "Storage account",

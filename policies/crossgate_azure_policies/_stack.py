@@ -12,6 +12,11 @@ policy costs O(resources + dependencies) however many accounts, endpoints or zon
 The index is built once per AnalyzeStack request and shared by all its stack policies (see
 :meth:`StackView.for_request`); each policy gets its own view, so what one policy records as
 unresolved never reaches another.
+
+The index holds, after each generic resource or template deployment, the virtual resources it
+creates (:class:`VirtualResource`, see ``_opaque``): they have the azure-native type and props a
+declared resource would have, the opaque resource's URN, and it as their parent, so every stack
+policy sees them without code of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from pulumi.runtime import proto
 from pulumi_policy import PolicyResource
 
+from ._opaque import Virtual, expand, is_opaque
 from ._props import UnknownValueError, canonical_type, get, peek
 
 #: The engine's wire encoding of an unknown string.
@@ -38,6 +44,40 @@ def canonical_types(types: tuple[str, ...]) -> frozenset[str]:
     return frozenset(canonical_type(t) for t in types)
 
 
+class VirtualResource(PolicyResource):
+    """A resource a generic resource or a template creates, attributed to that resource's URN."""
+
+    def __init__(self, opaque: PolicyResource, item: Virtual) -> None:
+        deps = opaque.property_dependencies
+        super().__init__(
+            resource_type=item.token, props=item.props, urn=opaque.urn, name=item.name, opts=opaque.opts,
+            provider=opaque.provider, parent=opaque, dependencies=list(opaque.dependencies),
+            property_dependencies={key: list(deps.get(source, ())) for key, source in item.sources.items()},
+        )
+        #: Which resource of the opaque one this is, as messages name it.
+        self.origin = item.origin
+        #: Every canonical type it has (an ARM type can have more than one azure-native token).
+        self.types = frozenset(item.tokens)
+
+
+def types_of(resource: PolicyResource) -> frozenset[str]:
+    """The canonical types of a resource: one, or every token of a virtual resource's ARM type."""
+    if isinstance(resource, VirtualResource):
+        return resource.types
+    return frozenset((canonical_type(resource.resource_type),))
+
+
+def with_virtual_resources(resources: Sequence[PolicyResource]) -> list[PolicyResource]:
+    """``resources``, each generic resource or deployment followed by the resources it creates."""
+    result: list[PolicyResource] = []
+    for r in resources:
+        result.append(r)
+        if is_opaque(r.resource_type):
+            result += [VirtualResource(r, item) for item in expand(r.resource_type, r.name, r.props)
+                       if isinstance(item, Virtual)]
+    return result
+
+
 class StackIndex:
     """Everything a stack policy looks up, indexed once per stack; its answers never change.
 
@@ -48,7 +88,7 @@ class StackIndex:
     """
 
     def __init__(self, resources: Sequence[PolicyResource]) -> None:
-        self.resources = list(resources)
+        self.resources = with_virtual_resources(resources)
         self.by_type: dict[str, list[PolicyResource]] = {}
         self.by_urn: dict[str, PolicyResource] = {}
         self.position: dict[int, int] = {}
@@ -63,7 +103,8 @@ class StackIndex:
         for i, r in enumerate(self.resources):
             self.position[id(r)] = i
             self.by_urn.setdefault(r.urn, r)
-            self.by_type.setdefault(canonical_type(r.resource_type), []).append(r)
+            for type_ in types_of(r):
+                self.by_type.setdefault(type_, []).append(r)
             if r.parent is not None:
                 self._children.setdefault(id(r.parent), []).append(r)
             for prop, deps in r.property_dependencies.items():
@@ -191,7 +232,7 @@ class StackView:
         for dep in resource.property_dependencies.get(prop, ()):
             if dep.resource_type.startswith(_PULUMI_PACKAGE):
                 continue
-            if wanted is not None and canonical_type(dep.resource_type) not in wanted:
+            if wanted is not None and wanted.isdisjoint(types_of(dep)):
                 continue
             if dep not in result:
                 result.append(dep)
@@ -203,7 +244,7 @@ class StackView:
         if not types:
             return list(found)
         wanted = canonical_types(types)
-        return [r for r in found if canonical_type(r.resource_type) in wanted]
+        return [r for r in found if not wanted.isdisjoint(types_of(r))]
 
     def children(self, parent: PolicyResource, *types: str) -> list[PolicyResource]:
         """Resources whose parent is ``parent`` (optionally only of ``types``), in stack order."""
@@ -211,7 +252,7 @@ class StackView:
         if not types:
             return list(found)
         wanted = canonical_types(types)
-        return [r for r in found if canonical_type(r.resource_type) in wanted]
+        return [r for r in found if not wanted.isdisjoint(types_of(r))]
 
     def with_literal(self, type_: str, path: str, value: str) -> list[PolicyResource]:
         """Resources of ``type_`` whose ``path`` is the literal string ``value`` (ignoring case), in stack order.
@@ -236,7 +277,7 @@ class StackView:
 
     @staticmethod
     def is_type(resource: PolicyResource, *types: str) -> bool:
-        return canonical_type(resource.resource_type) in canonical_types(types)
+        return not canonical_types(types).isdisjoint(types_of(resource))
 
     @staticmethod
     def peek(resource: PolicyResource, path: str, default: Any = None) -> Any:
@@ -266,13 +307,17 @@ class StackView:
             try:
                 get(resource.props, path)
             except UnknownValueError as exc:
-                exc.message = f"{exc.message} (resource '{resource.name}')"
+                exc.message = f"{exc.message} ({self._which(resource)})"
                 raise
         if self._unresolved:  # every recorded path is unknown, so this is not expected to be reached
             resource, path = self._unresolved[0]
             exc = UnknownValueError(UNKNOWN_STRING, path.split("."))
-            exc.message = f"{exc.message} (resource '{resource.name}')"
+            exc.message = f"{exc.message} ({self._which(resource)})"
             raise exc
+
+    @staticmethod
+    def _which(resource: PolicyResource) -> str:
+        return resource.origin if isinstance(resource, VirtualResource) else f"resource '{resource.name}'"
 
     def names(self, resources: Iterable[PolicyResource]) -> str:
         return ", ".join(f"'{r.name}'" for r in resources)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import rules
+from ._types import arm_types_of, is_type_pattern, spellings
 
 START = "<!-- policy-table:start -->"
 END = "<!-- policy-table:end -->"
@@ -32,12 +33,51 @@ def _lines(values: Sequence[str]) -> str:
     return "<br>".join(_cell(v) for v in values) or "–"
 
 
+_SEES_LEGEND = [
+    "What each policy sees besides its canonical types, and when it is indeterminate (a mandatory policy that is "
+    "indeterminate blocks, like a violation):",
+    "",
+    "- **Spellings**: every type also matches with an API-versioned module, from a local SDK package "
+    "(`pulumi package add azure-native <module> <version>`), through the v2 aliases azure-native keeps, and in "
+    "any letter case. No other package matches.",
+    "- **Opaque forms**: the ARM types that reach the policy through a generic `resources:Resource` "
+    "(`resourceProviderNamespace` + `parentResourcePath` + `resourceType`) and through template deployments "
+    "(`resources:Deployment`, `DeploymentAtScope`, `DeploymentAtSubscriptionScope`, "
+    "`DeploymentAtManagementGroupScope`, `DeploymentAtTenantScope`, and the deployment stacks at resource group, "
+    "subscription and management group): the template's `resources`, their nested child `resources`, and inline "
+    "nested `Microsoft.Resources/deployments` and `deploymentStacks` (also when a generic resource is one). "
+    "A resource marked `existing` or with a literal false `condition` creates nothing. Each becomes a virtual resource with the properties azure-native "
+    "would have given it, reported on the opaque resource's URN as "
+    "`template resource '<ARM type>' '<name>': ...` (or `generic resource ...`).",
+    "- **Indeterminate when**: **U** a value it reads is unknown until deployment; **T** in a generic resource or "
+    "template, a value it reads is set by a template expression or a property copy loop, a parameter without a "
+    "literal value, a secure "
+    "parameter, a parameters file or a Key Vault reference (literal parameters and variables are substituted); "
+    "**L** a deployment's template can't be read (`templateLink`, a nested deployment with `templateLink`, a "
+    "template unknown until deployment) or a generic resource's type isn't literal; **R** a relation it needs "
+    "can't be resolved (a value unknown and computed from nothing in the stack).",
+    "",
+]
+
+
+def _sees_row(rule) -> str:
+    c = rule.control
+    if all(is_type_pattern(t) or not t.startswith("azure-native:") for t in c.resource_types):
+        seen = [f"`{t}`" for t in c.resource_types]
+        return "| " + " | ".join([f"[`{c.slug}`](#{c.slug})", _lines(seen), "–", "never: it reads the type only"]) + " |"
+    names = [f"`{s}`" for t in c.resource_types for s in spellings(t)]
+    arm = [f"`{a}`" for t in c.resource_types for a in arm_types_of(t)]
+    when = "U, T, L" if rule.kind == "resource" else "U, T, R"
+    return "| " + " | ".join([f"[`{c.slug}`](#{c.slug})", _lines(names), _lines(arm), when]) + " |"
+
+
 def render_table() -> str:
     """The Markdown table of every policy, as it belongs between the README's markers."""
     rows = [_HEADER, "|" + "---|" * (_HEADER.count("|") - 1)]
     for rule in rules():
         c = rule.control
-        types = [f"`{t.split(':', 1)[1]}`" for t in c.resource_types]
+        types = [f"`{t}`" if is_type_pattern(t) or not t.startswith("azure-native:") else f"`{t.split(':', 1)[1]}`"
+                 for t in c.resource_types]
         rows.append("| " + " | ".join([
             f'<a id="{c.slug}"></a>`{c.slug}`',
             _cell(c.description),
@@ -50,6 +90,9 @@ def render_table() -> str:
             _lines(c.azure_policy),
             _lines(c.mcsb),
         ]) + " |")
+    rows += ["", *_SEES_LEGEND, "| Policy | Spellings | Opaque forms (ARM types) | Indeterminate when |",
+             "|---|---|---|---|"]
+    rows += [_sees_row(rule) for rule in rules()]
     rows += ["", "Configuration properties (set them in a `--policy-pack-config` file):", "",
              "| Policy | Property | Type | Default | Meaning |", "|---|---|---|---|---|"]
     for rule in rules():

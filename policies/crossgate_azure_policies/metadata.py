@@ -8,6 +8,12 @@ reports and the generated README all say the same thing.
 
 A :class:`Rule` pairs a Control with its check. Resource checks are ``check(args, config)`` and
 yield messages; stack checks are ``check(stack, config)`` and yield ``(resource, message)``.
+
+The Rule also makes every check see what opaque resources create (see ``_opaque``): a generic
+resource's or a template's virtual resources are checked like declared ones, reported on the
+opaque resource's URN with a message that starts with which resource it is
+(``template resource 'Microsoft.Storage/storageAccounts' 'acct1': ...``). A check never needs code
+of its own for them.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from pulumi_policy import (EnforcementLevel, Policy, PolicyComplianceFramework, 
                            PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, Severity,
                            StackValidationArgs, StackValidationPolicy)
 
-from ._props import canonical_type
-from ._stack import StackView
+from ._opaque import OPAQUE_TYPES, Unseen, Virtual, expand
+from ._props import UnknownValueError
+from ._stack import StackView, VirtualResource
+from ._types import canonical_type, is_type_pattern, pattern_matches, register_tokens
 
 __all__ = ["Control", "Rule", "resource_rule", "stack_rule", "DOCS_URL", "CIS_FRAMEWORK"]
 
@@ -35,6 +43,8 @@ PREFERRED_CIS_VERSION = "3.0.0"
 
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TYPE_TOKEN = re.compile(r"^[a-z-]+:[a-zA-Z0-9]+:[A-Z][A-Za-z0-9]*$")
+#: A whole package: ``azapi:*``, or every package whose name starts with a prefix: ``azure-native_*:*``.
+_PACKAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*\*?:\*$")
 _LEVEL_BY_SEVERITY = {
     Severity.CRITICAL: EnforcementLevel.MANDATORY,
     Severity.HIGH: EnforcementLevel.MANDATORY,
@@ -56,7 +66,8 @@ class Control:
     #: What a compliant resource (or stack) looks like, as one sentence.
     description: str
     severity: Severity
-    #: Canonical azure-native type tokens the control covers (versioned and v2 tokens match too).
+    #: Canonical type tokens the control covers (every other spelling of them matches too, see
+    #: ``_types``), or package patterns (``azapi:*``) for a control about other packages.
     resource_types: tuple[str, ...]
     #: How to fix a violation.
     remediation: str
@@ -79,8 +90,12 @@ class Control:
             raise ValueError(f"{self.slug}: description and remediation are required")
         if not self.resource_types:
             raise ValueError(f"{self.slug}: at least one resource type is required")
+        register_tokens(self.resource_types)
         for token in self.resource_types:
-            if not _TYPE_TOKEN.match(token) or canonical_type(token) != token:
+            if is_type_pattern(token):
+                if not _PACKAGE_PATTERN.match(token):
+                    raise ValueError(f"{self.slug}: {token!r} is not a package pattern like 'azapi:*'")
+            elif not _TYPE_TOKEN.match(token) or canonical_type(token) != token:
                 raise ValueError(f"{self.slug}: {token!r} is not a canonical type token")
         for ref in self.cis:
             if len(ref) != 2 or not all(ref) or not _version_key(ref[0]):
@@ -171,7 +186,26 @@ class Rule:
     @functools.cached_property
     def _types(self) -> frozenset[str]:
         """The control's types, canonical (so a resource's type is matched with one set lookup)."""
-        return frozenset(canonical_type(t) for t in self.control.resource_types)
+        return frozenset(canonical_type(t) for t in self.control.resource_types if not is_type_pattern(t))
+
+    @functools.cached_property
+    def _patterns(self) -> tuple[str, ...]:
+        return tuple(t for t in self.control.resource_types if is_type_pattern(t))
+
+    @functools.cached_property
+    def _sees_opaque(self) -> bool:
+        """Whether what generic resources and templates create can matter: the rule checks azure-native types."""
+        return any(t.startswith("azure-native:") for t in self._types)
+
+    def covers(self, token: str) -> bool:
+        """Whether a resource of type ``token`` (any spelling) is one this rule checks."""
+        return self._covers(token, canonical_type(token))
+
+    def _covers(self, token: str, canonical: str) -> bool:
+        if canonical in self._types:
+            return True
+        patterns = self._patterns
+        return bool(patterns) and any(pattern_matches(token, p) for p in patterns)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -201,19 +235,59 @@ class Rule:
         return StackValidationPolicy(validate=self._validate_stack, **kwargs)
 
     def _validate_resource(self, args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
-        if canonical_type(args.resource_type) not in self._types:
+        canonical = canonical_type(args.resource_type)
+        if self._covers(args.resource_type, canonical):
+            for message in self.check(args, self.config(args.get_config())):
+                report_violation(message)
+        if canonical not in OPAQUE_TYPES or not self._sees_opaque:
             return
-        for message in self.check(args, self.config(args.get_config())):
-            report_violation(message)
+        # What a generic resource or a template creates: every decidable violation first, then (like
+        # any unknown value) the first thing that could not be read ends the policy as indeterminate.
+        pending: UnknownValueError | None = None
+        for item in expand(args.resource_type, args.name, args.props):
+            if isinstance(item, Unseen):
+                pending = pending or item.error()
+            elif not self._types.isdisjoint(item.tokens):
+                pending = self._check_virtual(args, item, report_violation) or pending
+        if pending is not None:
+            raise pending
+
+    def _check_virtual(self, args: ResourceValidationArgs, item: Virtual, report_violation: Callable[..., None]
+                       ) -> UnknownValueError | None:
+        try:
+            for message in self.check(VirtualArgs(args, item), self.config(args.get_config())):
+                report_violation(f"{item.origin}: {message}")
+        except UnknownValueError as exc:
+            exc.message = f"{item.origin}: {exc.message}"
+            return exc
+        return None
 
     def _validate_stack(self, args: StackValidationArgs, report_violation: Callable[..., None]) -> None:
         # One index of the stack per AnalyzeStack request, shared by its stack policies.
         stack = StackView.for_request(args.resources, report_violation)
         for resource, message in self.check(stack, self.config(args.get_config())):
+            if isinstance(resource, VirtualResource):
+                message = f"{resource.origin}: {message}"
             report_violation(message, resource.urn)
         # Every decidable violation is reported first; then, if a relation could not be resolved,
         # the policy says so the way pulumi-policy does for any unknown value.
         stack.raise_unresolved()
+
+
+class VirtualArgs:
+    """The validation arguments of a virtual resource, shaped like pulumi-policy's ``ResourceValidationArgs``."""
+
+    def __init__(self, args: ResourceValidationArgs, item: Virtual) -> None:
+        self.resource_type = item.token
+        self.props = item.props
+        self.urn = args.urn
+        self.name = item.name
+        self.opts = args.opts
+        self.provider = args.provider
+        self.stack_tags = args.stack_tags
+        self.get_config = args.get_config
+        #: Which resource of the opaque one this is, as messages name it.
+        self.origin = item.origin
 
 
 def resource_rule(control: Control, **settings: Mapping[str, Any]) -> Callable[[ResourceCheck], Rule]:

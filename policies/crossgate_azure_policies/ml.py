@@ -1,4 +1,12 @@
-"""Azure Machine Learning workspaces that train on the private data."""
+"""Azure Machine Learning workspaces that train on the private data, and AI Foundry hubs and projects.
+
+A hub-based project (``kind: Project``, ``hubResourceId`` set) inherits its hub's managed network,
+public network access, private endpoint, customer-managed key and associated storage account, key
+vault and registry. The resource policies therefore accept those settings left unset on a project
+(an explicit insecure value still fails), and the stack policies hold the project to its hub: the
+hub must be a ``kind: Hub`` workspace declared in the stack (ml-private-endpoint-required and
+ml-associated-resources-compliant), and the hub itself passes every ml-* policy.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from pulumi_policy import EnforcementLevel, Severity
 from ._props import UNKNOWN, UnknownValueError, eq, fmt, get, label, one_of, present, require
 from .keyvault import vault_problems
 from .metadata import Control, resource_rule, stack_rule
+from .privatelink import is_project, project_hub
 from .storage import account_problems
 
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
@@ -18,9 +27,19 @@ VAULT = "azure-native:keyvault:Vault"
 REGISTRY = "azure-native:containerregistry:Registry"
 
 
+def _inherits(args: Any, prop: str) -> bool:
+    """Whether a hub-based project leaves ``prop`` to its hub (unset on a ``kind: Project`` workspace with a hub).
+
+    That the hub exists in the stack, and is compliant, is checked by the stack policies.
+    """
+    return eq(get(args.props, "kind"), "Project") and present(args.props, "hubResourceId") and \
+        get(args.props, prop) is None
+
+
 @resource_rule(Control(
     slug="ml-public-network-disabled",
-    description="ML workspaces must disable public network access.",
+    description="ML workspaces must disable public network access (an AI Foundry project that sets none inherits "
+                "its hub's).",
     severity=Severity.CRITICAL,
     resource_types=(WORKSPACE,),
     remediation="Set `publicNetworkAccess` to 'Disabled' (a missing value means enabled) and reach the workspace "
@@ -30,6 +49,8 @@ REGISTRY = "azure-native:containerregistry:Registry"
     mcsb=("NS-2",),
 ))
 def ml_public_network_disabled(args, config):
+    if _inherits(args, "publicNetworkAccess"):
+        return
     yield from require(args, "publicNetworkAccess", "Disabled", "allows public network access",
                        absent_means="Azure treats as 'Enabled'")
 
@@ -37,7 +58,7 @@ def ml_public_network_disabled(args, config):
 @resource_rule(Control(
     slug="ml-managed-network-isolation",
     description="ML workspaces must use managed VNet isolation that allows only approved outbound traffic "
-                "(data-exfiltration guard).",
+                "(data-exfiltration guard); an AI Foundry project that sets none inherits its hub's.",
     severity=Severity.HIGH,
     resource_types=(WORKSPACE,),
     remediation="Set `managedNetwork.isolationMode` to 'AllowOnlyApprovedOutbound' and list the needed outbound "
@@ -47,6 +68,8 @@ def ml_public_network_disabled(args, config):
 ), allowedIsolationModes={"type": "array", "items": {"type": "string"}, "default": ["AllowOnlyApprovedOutbound"],
                           "description": "Managed network isolation modes allowed."})
 def ml_managed_network_isolation(args, config):
+    if _inherits(args, "managedNetwork"):
+        return
     mode = get(args.props, "managedNetwork.isolationMode")
     allowed = config["allowedIsolationModes"]
     if not one_of(mode, allowed):
@@ -106,6 +129,8 @@ def ml_user_assigned_identity(args, config):
     default_level=EnforcementLevel.DISABLED,
 ))
 def ml_cmk_encryption(args, config):
+    if _inherits(args, "encryption"):
+        return
     status = get(args.props, "encryption.status")
     if not eq(status, "Enabled"):
         yield (f"ML workspace '{args.name}' uses Microsoft-managed keys (encryption.status is {fmt(status)}); "
@@ -176,10 +201,14 @@ _ASSOCIATED: dict[str, tuple[str, Callable[[Mapping[str, Any]], list[str]], bool
 def ml_associated_resources_compliant(stack, config):
     for workspace in stack.of_type(WORKSPACE):
         problems = []
+        project = is_project(stack, workspace)
+        if project and project_hub(stack, workspace) is None:
+            problems.append("hubResourceId names no kind 'Hub' workspace declared in this stack, so what the project "
+                            "inherits cannot be checked")
         for prop, (kind, check, required) in _ASSOCIATED.items():
             value = stack.peek(workspace, prop)
             if value is None:
-                if required:
+                if required and not project:
                     problems.append(f"{prop} is not set")
                 continue
             resolved = stack.deps(workspace, prop, kind)

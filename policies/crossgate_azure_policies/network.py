@@ -2,26 +2,39 @@
 
 Subnets come either as standalone ``network:Subnet`` resources or inline in
 ``VirtualNetwork.subnets[]``, and NSG rules either inline in ``securityRules[]`` or as standalone
-``network:SecurityRule`` resources; each policy checks both shapes.
+``network:SecurityRule`` resources; each policy checks both shapes. Azure Virtual Network Manager
+security admin rules (``network:AdminRule``, access 'Allow' or 'AlwaysAllow') are judged like NSG
+rules: Azure applies them before any NSG, and 'AlwaysAllow' overrides the NSGs.
+
+A rule is open to the Internet when the union of its sources admits more public addresses than the
+policy's ``maxPublicSourceAddresses`` (see ``_addresses``). The one exposure Azure requires, inbound
+TCP 443 on the NSG of ``AzureBastionSubnet``, takes the stack to see (an NSG does not know its
+subnets), so nsg-deny-http-from-internet is a stack policy.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._props import as_list, canonical_type, fmt, get, is_internet_source, items, number, one_of, present
+from pulumi_policy import PolicyResource
+
+from ._addresses import Admitted, admitted
+from ._props import UNKNOWN, canonical_type, eq, fmt, get, items, number, one_of, peek, present
+from ._stack import StackView
 from .metadata import Control, resource_rule, stack_rule
+from .privatelink import ArmId
 
 VNET = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"
 NSG = "azure-native:network:NetworkSecurityGroup"
 SECURITY_RULE = "azure-native:network:SecurityRule"
 FLOW_LOG = "azure-native:network:FlowLog"
+ADMIN_RULE = "azure-native:network:AdminRule"
 
 #: Subnets Azure manages itself, which must not (or need not) carry an NSG or PE policies.
 PLATFORM_SUBNETS = frozenset(s.casefold() for s in (
@@ -197,38 +210,74 @@ def subnet_pe_network_policies_enabled(args, config):
             yield problems["subnet-pe-network-policies-enabled"]
 
 
-# -- NSG rules ---------------------------------------------------------------------------------
+# -- NSG rules and AVNM security admin rules ----------------------------------------------------
+
+#: Config property of every Internet-exposure policy: how many public addresses a rule may admit.
+ALLOWANCE = "maxPublicSourceAddresses"
+_ALLOWANCE_SCHEMA = {
+    "type": "integer", "minimum": 0, "default": 256,
+    "description": "Most public addresses the union of one rule's sources may admit before the rule counts as "
+                   "open to the Internet (IPv4 and IPv6 addresses each count one). Private, shared (CGNAT), "
+                   "loopback, link-local, multicast, reserved and documentation ranges are not public. The "
+                   "default, 256, is one /24; '*', 'Internet', 'Any', a /0, two /1s or four /2s always exceed it.",
+}
+#: Where Azure requires inbound HTTPS from the Internet: the subnet that hosts Azure Bastion.
+BASTION_SUBNET = "AzureBastionSubnet"
+
+
+def _strings(props: Any, path: str) -> list[Any]:
+    """A string-or-list property as a list; reading an unknown element raises UnknownValueError (indeterminate)."""
+    value = get(props, path)
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return [value]
+    return [get(props, [path, str(i)]) for i in range(len(value))]
+
 
 @dataclass(frozen=True)
 class RuleView:
-    """One security rule, inline or standalone."""
+    """One rule that admits or denies traffic: an NSG rule (inline or standalone) or an AVNM security admin rule."""
 
     props: Mapping[str, Any]
-    where: str  # "Network security group 'n' rule 'r'" or "Security rule 'r'"
+    where: str  # "Network security group 'n' rule 'r'", "Security rule 'r'" or "Admin rule 'r'"
+    admin: bool = False  # an AVNM security admin rule, which is evaluated before (and may bypass) every NSG
 
     def inbound_allow(self) -> bool:
-        # Both are required by the API; treat a missing value as the dangerous one.
-        return one_of(get(self.props, "access") or "Allow", ("Allow",)) and \
+        # Both are required by the API; treat a missing value as the dangerous one. An admin rule's
+        # 'AlwaysAllow' skips the NSGs altogether, and its 'Allow' hands the traffic on to them.
+        allowing = ("Allow", "AlwaysAllow") if self.admin else ("Allow",)
+        return one_of(get(self.props, "access") or "Allow", allowing) and \
             one_of(get(self.props, "direction") or "Inbound", ("Inbound",))
 
-    def internet_sources(self) -> list[str]:
-        sources = as_list(get(self.props, "sourceAddressPrefix")) + as_list(get(self.props, "sourceAddressPrefixes"))
-        return [s for s in sources if is_internet_source(s)]
+    def sources(self) -> list[Any]:
+        """Every source of the rule, as written; a rule that names none admits any source."""
+        if self.admin:
+            sources = [get(self.props, ["sources", str(i), "addressPrefix"])
+                       for i in range(len(_strings(self.props, "sources")))]
+        else:
+            sources = _strings(self.props, "sourceAddressPrefix") + _strings(self.props, "sourceAddressPrefixes")
+        return sources or ["*"]
+
+    def admitted(self) -> Admitted:
+        return admitted(self.sources())
 
     def protocol(self) -> str:
-        return str(get(self.props, "protocol") or "*")
+        protocol = str(get(self.props, "protocol") or "*")
+        return "*" if protocol.casefold() == "any" else protocol
 
     def port_ranges(self) -> list[str]:
-        ranges = as_list(get(self.props, "destinationPortRange")) + as_list(get(self.props, "destinationPortRanges"))
+        ranges = _strings(self.props, "destinationPortRanges") if self.admin else \
+            _strings(self.props, "destinationPortRange") + _strings(self.props, "destinationPortRanges")
         return [str(r) for r in ranges] or ["*"]
 
     def covers_port(self, port: int) -> bool:
         return any(_range_covers(r, port) for r in self.port_ranges())
 
-    def exposed(self) -> str:
+    def exposed(self, open_to: Admitted) -> str:
         """The rule as a message fragment: ``allows Tcp port(s) 22 from 'Internet'``."""
         return (f"allows {self.protocol()} port(s) {', '.join(self.port_ranges())} from "
-                f"{', '.join(repr(s) for s in self.internet_sources())}")
+                f"{', '.join(repr(s) for s in open_to.sources)}")
 
 
 def _range_covers(text: str, port: int) -> bool:
@@ -243,11 +292,19 @@ def _range_covers(text: str, port: int) -> bool:
 
 
 def security_rules(args: Any) -> list[RuleView]:
-    """Inline ``securityRules[]`` of an NSG, or the standalone SecurityRule itself."""
-    if canonical_type(args.resource_type) == SECURITY_RULE:
+    """Inline ``securityRules[]`` of an NSG, or the standalone SecurityRule or AdminRule itself.
+
+    ``args`` is a resource policy's arguments or a stack's resource (both have ``resource_type``,
+    ``name`` and ``props``). An inline rule that is unknown as a whole makes the policy indeterminate.
+    """
+    kind = canonical_type(args.resource_type)
+    if kind == SECURITY_RULE:
         return [RuleView(args.props, f"Security rule '{args.name}'")]
+    if kind == ADMIN_RULE:
+        return [RuleView(args.props, f"Admin rule '{args.name}'", admin=True)]
     views = []
-    for i, rule in enumerate(items(get(args.props, "securityRules"))):
+    for i in range(len(items(get(args.props, "securityRules")))):
+        rule = get(args.props, ["securityRules", str(i)])
         name = get(rule, "name")
         views.append(RuleView(rule, f"Network security group '{args.name}' rule "
                                     f"'{name if isinstance(name, str) else i}'"))
@@ -277,65 +334,156 @@ _WHAT = {
 }
 
 
-def _exposing(args: Any, policy: str) -> Iterator[str]:
+def _open_rules(args: Any, allowance: int) -> Iterator[tuple[RuleView, Admitted]]:
+    """The inbound Allow rules whose sources admit more public addresses than ``allowance``."""
     for rule in security_rules(args):
-        if not rule.inbound_allow() or not rule.internet_sources():
+        if not rule.inbound_allow():
             continue
+        open_to = rule.admitted()
+        if open_to.count > allowance:
+            yield rule, open_to
+
+
+def _exposing(args: Any, policy: str, allowance: int, exempt: Any = None) -> Iterator[str]:
+    """One message per rule that exposes what ``policy`` guards; ``exempt(rule)`` may excuse a rule."""
+    for rule, open_to in _open_rules(args, allowance):
+        if exempt is not None and exempt(rule):
+            continue
+        how = f"{open_to.describe()}, more than config {ALLOWANCE} allows ({allowance})"
         if policy in EXPOSURES:
             if EXPOSURES[policy](rule):
-                yield (f"{rule.where} {rule.exposed()}, exposing {_WHAT[policy]} to the Internet; restrict the "
-                       "source to known private ranges or remove the rule.")
+                yield (f"{rule.where} {rule.exposed(open_to)}, exposing {_WHAT[policy]} to the Internet ({how}); "
+                       "restrict the source to known private ranges or remove the rule.")
         elif not any(exposes(rule) for exposes in EXPOSURES.values()):
-            yield (f"{rule.where} {rule.exposed()}; nothing in this platform is served to the Internet, so "
-                   "restrict the source or remove the rule.")
+            yield (f"{rule.where} {rule.exposed(open_to)}; nothing in this platform is served to the Internet "
+                   f"({how}), so restrict the source or remove the rule.")
 
 
-_NSG_REMEDIATION = ("Remove the rule, or replace the source ('*', 'Internet', 'Any', '0.0.0.0/0', '::/0') with "
-                    "specific private ranges or service tags; reach workloads through Bastion or private endpoints.")
+_NSG_REMEDIATION = ("Remove the rule, or replace the sources ('*', 'Internet', 'Any', '0.0.0.0/0', '::/0', or "
+                    "public ranges that together exceed config `maxPublicSourceAddresses`) with specific private "
+                    "ranges or service tags; reach workloads through Bastion or private endpoints. The same holds "
+                    "for Azure Virtual Network Manager admin rules with access 'Allow' or 'AlwaysAllow'.")
 
 
 def _nsg_control(slug: str, description: str, severity: Severity, **refs: Any) -> Control:
-    return Control(slug=slug, description=description, severity=severity, resource_types=(NSG, SECURITY_RULE),
-                   remediation=_NSG_REMEDIATION, **refs)
+    return Control(slug=slug, description=description, severity=severity,
+                   resource_types=(NSG, SECURITY_RULE, ADMIN_RULE), remediation=_NSG_REMEDIATION, **refs)
 
 
 @resource_rule(_nsg_control(
-    "nsg-deny-rdp-from-internet", "No inbound Allow rule may expose RDP (TCP 3389) to the Internet.",
+    "nsg-deny-rdp-from-internet", "No inbound Allow rule (NSG or AVNM admin rule) may expose RDP (TCP 3389) to the "
+    "Internet.",
     Severity.CRITICAL, cis=(("3.0.0", "7.1"), ("6.0.0", "7.1")), checkov=("CKV_AZURE_9",),
-    azure_policy=("22730e10-96f6-4aac-ad84-9383d35b5917",), mcsb=("NS-3",)))
+    azure_policy=("22730e10-96f6-4aac-ad84-9383d35b5917",), mcsb=("NS-3",)), **{ALLOWANCE: _ALLOWANCE_SCHEMA})
 def nsg_deny_rdp_from_internet(args, config):
-    yield from _exposing(args, "nsg-deny-rdp-from-internet")
+    yield from _exposing(args, "nsg-deny-rdp-from-internet", config[ALLOWANCE])
 
 
 @resource_rule(_nsg_control(
-    "nsg-deny-ssh-from-internet", "No inbound Allow rule may expose SSH (TCP 22) to the Internet.",
+    "nsg-deny-ssh-from-internet", "No inbound Allow rule (NSG or AVNM admin rule) may expose SSH (TCP 22) to the "
+    "Internet.",
     Severity.CRITICAL, cis=(("3.0.0", "7.2"), ("6.0.0", "7.2")), checkov=("CKV_AZURE_10",),
-    azure_policy=("22730e10-96f6-4aac-ad84-9383d35b5917",), mcsb=("NS-3",)))
+    azure_policy=("22730e10-96f6-4aac-ad84-9383d35b5917",), mcsb=("NS-3",)), **{ALLOWANCE: _ALLOWANCE_SCHEMA})
 def nsg_deny_ssh_from_internet(args, config):
-    yield from _exposing(args, "nsg-deny-ssh-from-internet")
+    yield from _exposing(args, "nsg-deny-ssh-from-internet", config[ALLOWANCE])
 
 
 @resource_rule(_nsg_control(
-    "nsg-deny-udp-from-internet", "No inbound Allow rule may admit UDP from the Internet.",
-    Severity.HIGH, cis=(("3.0.0", "7.3"), ("6.0.0", "7.3")), checkov=("CKV_AZURE_77",), mcsb=("~NS-1",)))
+    "nsg-deny-udp-from-internet", "No inbound Allow rule (NSG or AVNM admin rule) may admit UDP from the Internet.",
+    Severity.HIGH, cis=(("3.0.0", "7.3"), ("6.0.0", "7.3")), checkov=("CKV_AZURE_77",), mcsb=("~NS-1",)),
+    **{ALLOWANCE: _ALLOWANCE_SCHEMA})
 def nsg_deny_udp_from_internet(args, config):
-    yield from _exposing(args, "nsg-deny-udp-from-internet")
+    yield from _exposing(args, "nsg-deny-udp-from-internet", config[ALLOWANCE])
+
+
+@stack_rule(_nsg_control(
+    "nsg-deny-http-from-internet", "No inbound Allow rule (NSG or AVNM admin rule) may expose HTTP or HTTPS (TCP "
+    "80/443) to the Internet (nothing in this design is served publicly), except inbound HTTPS (TCP 443) on the NSG "
+    "of the Azure Bastion subnet, which Azure requires.",
+    Severity.HIGH, cis=(("3.0.0", "7.4"), ("6.0.0", "7.4")), checkov=("CKV_AZURE_160",), mcsb=("~NS-1",)),
+    **{ALLOWANCE: _ALLOWANCE_SCHEMA})
+def nsg_deny_http_from_internet(stack, config):
+    allowance = config[ALLOWANCE]
+
+    def check(resource: PolicyResource) -> list[str]:
+        bastion: list[bool] = []  # whether the resource guards only Bastion subnets, looked up once if needed
+
+        def exempt(rule: RuleView) -> bool:
+            if not _bastion_https(rule):
+                return False
+            if not bastion:
+                bastion.append(_guards_bastion_subnet(stack, resource))
+            return bastion[0]
+
+        return list(_exposing(resource, "nsg-deny-http-from-internet", allowance, exempt))
+
+    yield from stack.each(stack.of_type(NSG, SECURITY_RULE, ADMIN_RULE), check)
 
 
 @resource_rule(_nsg_control(
-    "nsg-deny-http-from-internet", "No inbound Allow rule may expose HTTP or HTTPS (TCP 80/443) to the Internet "
-    "(nothing in this design is served publicly).",
-    Severity.HIGH, cis=(("3.0.0", "7.4"), ("6.0.0", "7.4")), checkov=("CKV_AZURE_160",), mcsb=("~NS-1",)))
-def nsg_deny_http_from_internet(args, config):
-    yield from _exposing(args, "nsg-deny-http-from-internet")
-
-
-@resource_rule(_nsg_control(
-    "nsg-deny-any-inbound-from-internet", "No inbound Allow rule may admit any other traffic from the Internet "
-    "(RDP, SSH, UDP and HTTP(S) exposures are reported by their own policies).",
-    Severity.HIGH, azure_policy=("9daedab3-fb2d-461e-b861-71790eead4f6",), mcsb=("NS-1",)))
+    "nsg-deny-any-inbound-from-internet", "No inbound Allow rule (NSG or AVNM admin rule) may admit any other "
+    "traffic from the Internet (RDP, SSH, UDP and HTTP(S) exposures are reported by their own policies).",
+    Severity.HIGH, azure_policy=("9daedab3-fb2d-461e-b861-71790eead4f6",), mcsb=("NS-1",)),
+    **{ALLOWANCE: _ALLOWANCE_SCHEMA})
 def nsg_deny_any_inbound_from_internet(args, config):
-    yield from _exposing(args, "nsg-deny-any-inbound-from-internet")
+    yield from _exposing(args, "nsg-deny-any-inbound-from-internet", config[ALLOWANCE])
+
+
+# -- the Azure Bastion subnet's NSG (stack) ----------------------------------------------------
+
+def _bastion_https(rule: RuleView) -> bool:
+    """The one exposure Azure Bastion needs: inbound TCP 443 only (not 80, not UDP)."""
+    return not rule.admin and eq(rule.protocol(), "Tcp") and all(r.strip() == "443" for r in rule.port_ranges())
+
+
+def _guards_bastion_subnet(stack: StackView, resource: PolicyResource) -> bool:
+    """Whether ``resource`` (an NSG or a standalone rule of one) applies only to subnets named AzureBastionSubnet.
+
+    An NSG is found for a standalone rule through its ``networkSecurityGroupName``; the NSG's users
+    through every ``networkSecurityGroup`` input computed from it (standalone subnets, NICs...),
+    inline ``subnets[]`` of virtual networks computed from it, and literal NSG ids. Anything
+    unresolved, or any user that is not a Bastion subnet, keeps the rule judged as on any NSG.
+    """
+    if stack.is_type(resource, ADMIN_RULE):
+        return False
+    if stack.is_type(resource, SECURITY_RULE):
+        nsgs = stack.deps(resource, "networkSecurityGroupName", NSG)
+        name = stack.peek(resource, "networkSecurityGroupName")
+        if not nsgs and isinstance(name, str):
+            nsgs = stack.with_literal(NSG, "networkSecurityGroupName", name)
+        return len(nsgs) == 1 and _guards_bastion_subnet(stack, nsgs[0])
+    names = _subnets_using(stack, resource)
+    return bool(names) and all(isinstance(n, str) and eq(n, BASTION_SUBNET) for n in names)
+
+
+def _refers_to(stack: StackView, value: Any, nsg: PolicyResource) -> bool:
+    parsed = ArmId.parse(value) if isinstance(value, str) else None
+    return parsed is not None and parsed.provider_type == "microsoft.network/networksecuritygroups" and \
+        parsed.names(stack, nsg, "networkSecurityGroupName")
+
+
+def _subnets_using(stack: StackView, nsg: PolicyResource) -> list[Any]:
+    """The names of the subnets (None for anything else, or an unknown name) an NSG may be applied to."""
+    names: list[Any] = []
+    for user in stack.dependents(nsg, "networkSecurityGroup"):
+        names.append(stack.peek(user, "subnetName") if stack.is_type(user, SUBNET) else None)
+    if isinstance(stack.peek(nsg, "networkSecurityGroupName"), str):  # else no literal id can name it
+        for user in stack.resources:  # subnets, NICs... that name it by a literal id
+            if not stack.deps(user, "networkSecurityGroup") and _refers_to(
+                    stack, stack.peek(user, "networkSecurityGroup.id"), nsg):
+                names.append(stack.peek(user, "subnetName") if stack.is_type(user, SUBNET) else None)
+    for vnet in stack.of_type(VNET):
+        computed = nsg in stack.deps(vnet, "subnets")
+        inline = stack.peek(vnet, "subnets")
+        if computed and inline is UNKNOWN:
+            names.append(None)
+        for subnet in items(inline):
+            nsg_id = peek(subnet, "networkSecurityGroup.id") if subnet is not UNKNOWN else UNKNOWN
+            # Dependencies are recorded per top-level input, so any inline subnet whose NSG id is
+            # unknown may be the one computed from this NSG.
+            if (computed and nsg_id is UNKNOWN) or _refers_to(stack, nsg_id, nsg):
+                names.append(peek(subnet, "name") if subnet is not UNKNOWN else None)
+    return names
 
 
 # -- flow logs (stack) -------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Private Link: private endpoints, their DNS, and the policies that require an endpoint per service.
 
 Every check here follows relations between resources, so these are stack policies. An endpoint's
-target is the resource its ``privateLinkServiceConnections`` input was computed from; a zone
+target is what its ``privateLinkServiceId`` names: a literal ARM id decides by its value (matched
+to the stack's resource by provider type and name); an unknown id is the one resource the
+``privateLinkServiceConnections`` input was computed from (see :func:`endpoint_targets`). A zone
 group's endpoint and zones are the resources its ``privateEndpointName`` and
 ``privateDnsZoneConfigs`` came from; a VNet link's zone and network likewise. Literal ARM ids (for
 resources outside the stack) are accepted where a policy says so.
@@ -10,6 +12,7 @@ resources outside the stack) are accepted where a policy says so.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
@@ -38,6 +41,8 @@ LINK_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     WORKSPACE: {"amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net")},
     REGISTRY: {"registry": ("privatelink.azurecr.io",)},
 }
+#: The input that holds each target type's Azure name, for literal target ids.
+_NAME_PROPERTIES = {ACCOUNT: "accountName", VAULT: "vaultName", WORKSPACE: "workspaceName", REGISTRY: "registryName"}
 #: ARM provider paths of those types, for literal target ids.
 _PROVIDER_TYPES = {
     "microsoft.storage/storageaccounts": ACCOUNT,
@@ -48,16 +53,51 @@ _PROVIDER_TYPES = {
 PRIVATELINK_ZONES = sorted({zone for groups in LINK_GROUPS.values() for zones in groups.values() for zone in zones})
 
 
+@dataclass(frozen=True)
+class ArmId:
+    """The parts of a literal ARM resource id that identify a resource: provider type, name, resource group."""
+
+    #: ``microsoft.storage/storageaccounts`` (lower case; the last provider segment and its type).
+    provider_type: str
+    #: The resource's name, as written.
+    name: str
+    #: The resource group's name as written, or None for ids above resource-group level.
+    resource_group: str | None
+
+    @classmethod
+    def parse(cls, arm_id: str) -> "ArmId | None":
+        """``/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv`` -> its parts, else None.
+
+        A child id (``.../storageAccounts/a/blobServices/default``) yields its top-level parent; an extension id
+        (``<scope>/providers/Microsoft.Authorization/roleAssignments/g``) yields the extension resource.
+        """
+        parts = [p for p in arm_id.strip().split("/") if p]
+        lowered = [p.casefold() for p in parts]
+        if "providers" not in lowered:
+            return None
+        i = len(lowered) - 1 - lowered[::-1].index("providers")  # the innermost resource of an extension id
+        if len(parts) < i + 4:
+            return None
+        group = None
+        for j in range(i - 1):
+            if lowered[j] == "resourcegroups":
+                group = parts[j + 1]
+        return cls(f"{lowered[i + 1]}/{lowered[i + 2]}", parts[i + 3], group)
+
+    def names(self, stack: StackView, resource: PolicyResource, name_property: str) -> bool:
+        """Whether this id denotes ``resource``: its literal name matches (and its resource group, when both are
+        literal), ignoring case."""
+        name = stack.peek(resource, name_property)
+        if not (isinstance(name, str) and eq(name, self.name)):
+            return False
+        group = stack.peek(resource, "resourceGroupName")
+        return not (isinstance(group, str) and self.resource_group is not None and not eq(group, self.resource_group))
+
+
 def arm_type(arm_id: str) -> str | None:
     """The canonical type of a literal ARM id of a known private-link target, else None."""
-    parts = arm_id.strip("/").split("/")
-    lowered = [p.casefold() for p in parts]
-    if "providers" not in lowered:
-        return None
-    i = len(lowered) - 1 - lowered[::-1].index("providers")
-    if len(parts) < i + 4:
-        return None
-    return _PROVIDER_TYPES.get(f"{lowered[i + 1]}/{lowered[i + 2]}")
+    parsed = ArmId.parse(arm_id)
+    return _PROVIDER_TYPES.get(parsed.provider_type) if parsed else None
 
 
 def zone_of(arm_id: str) -> str | None:
@@ -71,9 +111,47 @@ def zone_of(arm_id: str) -> str | None:
 
 # -- endpoint facts ----------------------------------------------------------------------------
 
+def literal_targets(stack: StackView, arm_id: str) -> list[PolicyResource]:
+    """The in-stack private-link targets a literal ARM id names (by provider type and name, ignoring case)."""
+    parsed = ArmId.parse(arm_id)
+    kind = _PROVIDER_TYPES.get(parsed.provider_type) if parsed else None
+    if parsed is None or kind is None:
+        return []
+    return [r for r in stack.with_literal(kind, _NAME_PROPERTIES[kind], parsed.name)
+            if parsed.names(stack, r, _NAME_PROPERTIES[kind])]
+
+
 def endpoint_targets(stack: StackView, pe: PolicyResource) -> list[PolicyResource]:
-    """The in-stack resources the endpoint's connections were computed from."""
-    return [t for t in stack.deps(pe, "privateLinkServiceConnections") if not stack.is_type(t, RESOURCE_GROUP)]
+    """The in-stack resources the endpoint connects to.
+
+    Only ``privateLinkServiceId`` links an endpoint to its target. A literal id decides by its value,
+    whatever else the connection was computed from. An unknown id was computed from the resources
+    ``privateLinkServiceConnections`` depends on; the engine records those per top-level input, so a
+    dependency through the connection's ``name`` can't be told from one through its id, and every
+    dependency counts as a possible target (two or more make the endpoint count for none). A
+    dependency is the target only when it is the only one.
+    """
+    connections = stack.peek(pe, "privateLinkServiceConnections")
+    targets: list[PolicyResource] = []
+    computed = connections is UNKNOWN
+    for connection in items(connections):
+        target = UNKNOWN if connection is UNKNOWN else peek(connection, "privateLinkServiceId")
+        if isinstance(target, str):
+            stack.extend_unique(targets, literal_targets(stack, target))
+        elif target is UNKNOWN:
+            computed = True
+    if computed:
+        stack.extend_unique(targets, stack.deps(pe, "privateLinkServiceConnections"))
+    return targets
+
+
+def endpoints_by_target(stack: StackView) -> dict[str, list[PolicyResource]]:
+    """Every private endpoint of the stack under the URN of each resource it may connect to."""
+    found: dict[str, list[PolicyResource]] = {}
+    for pe in stack.of_type(PRIVATE_ENDPOINT):
+        for target in endpoint_targets(stack, pe):
+            found.setdefault(target.urn, []).append(pe)
+    return found
 
 
 def endpoint_group_ids(stack: StackView, pe: PolicyResource) -> list[str] | Any:
@@ -110,12 +188,13 @@ def target_type(stack: StackView, pe: PolicyResource) -> str | None:
 def _required_endpoint(stack: StackView, target_types: tuple[str, ...], needed: Any
                        ) -> Iterator[tuple[PolicyResource, str]]:
     """Yield a violation for each target that lacks an endpoint for one of the group ids it needs."""
+    endpoints = endpoints_by_target(stack)
     for target in stack.of_type(*target_types):
         groups = needed(stack, target)
         covered: set[str] = set()
         shared = []
         undecided = False
-        for pe in stack.dependents(target, "privateLinkServiceConnections", PRIVATE_ENDPOINT):
+        for pe in endpoints.get(target.urn, ()):
             if len(endpoint_targets(stack, pe)) > 1:
                 shared.append(pe)
                 continue
@@ -134,28 +213,68 @@ def _required_endpoint(stack: StackView, target_types: tuple[str, ...], needed: 
         if shared:
             message += (f" Endpoint(s) {stack.names(shared)} connect to several resources and count for none; "
                         "use one endpoint per resource.")
+        if stack.is_type(target, WORKSPACE) and is_project(stack, target):
+            message += (" It is a project whose hubResourceId names no kind 'Hub' workspace declared in this stack, "
+                        "so it inherits no endpoint that can be checked.")
         yield target, message
+
+
+#: Storage resources declared on an account, and the sub-resource (group id) each one is served from.
+STORAGE_SERVICES = {
+    "azure-native:storage:BlobContainer": "blob",
+    "azure-native:storage:BlobServiceProperties": "blob",
+    "azure-native:storage:FileShare": "file",
+    "azure-native:storage:FileServiceProperties": "file",
+    "azure-native:storage:Queue": "queue",
+    "azure-native:storage:QueueServiceProperties": "queue",
+    "azure-native:storage:Table": "table",
+    "azure-native:storage:TableServiceProperties": "table",
+}
+
+
+def storage_groups(stack: StackView, account: PolicyResource) -> list[str]:
+    """The sub-resources an account serves: its primary service by kind ('file' for FileStorage, else 'blob'),
+    'dfs' with a hierarchical namespace, and every service the stack declares on it. Records an unknown kind."""
+    kind = stack.peek(account, "kind")
+    if kind is UNKNOWN:
+        stack.unresolved(account, "kind")
+        return []
+    file_only = eq(kind, "FileStorage")
+    groups = ["file"] if file_only else ["blob"]
+    if not file_only and stack.peek(account, "isHnsEnabled") is True:
+        groups.append("dfs")
+    services = stack.dependents(account, "accountName", *STORAGE_SERVICES)
+    name = stack.peek(account, "accountName")
+    if isinstance(name, str):
+        for service_type in STORAGE_SERVICES:
+            services += [r for r in stack.with_literal(service_type, "accountName", name)
+                         if not stack.deps(r, "accountName")]
+    for service in services:
+        group = STORAGE_SERVICES[canonical_type(service.resource_type)]
+        if group not in groups:
+            groups.append(group)
+    return groups
 
 
 @stack_rule(Control(
     slug="storage-private-endpoint-required",
     description="Every storage account must be reachable through its own private endpoint for each "
-                "sub-resource it serves (blob, and dfs when hierarchical namespace is on).",
+                "sub-resource it serves: 'blob' ('file' for a FileStorage account), 'dfs' when hierarchical "
+                "namespace is on, and 'file', 'queue' or 'table' when the stack declares shares, queues or tables "
+                "on it.",
     severity=Severity.HIGH,
     resource_types=(ACCOUNT,),
-    remediation="Declare a `network:PrivateEndpoint` per account with `privateLinkServiceConnections` "
-                "`[{privateLinkServiceId: account.id, groupIds: ['blob']}]` (and one for 'dfs' when "
-                "`isHnsEnabled`), plus a PrivateDnsZoneGroup for privatelink.blob.core.windows.net.",
+    remediation="Declare a `network:PrivateEndpoint` per account and sub-resource with "
+                "`privateLinkServiceConnections` `[{privateLinkServiceId: account.id, groupIds: ['blob']}]` (and "
+                "one for 'dfs' when `isHnsEnabled`, 'file' for FileStorage accounts and file shares, 'queue', "
+                "'table' likewise), plus a PrivateDnsZoneGroup for the matching privatelink zone.",
     cis=(("3.0.0", "4.9"), ("6.0.0", "9.3.2.1")),
     checkov=("CKV2_AZURE_33",),
     azure_policy=("6edd7eda-6dd8-40f7-810d-67160c639cd9", "9f766f00-8d11-464e-80e1-4091d7874074"),
     mcsb=("NS-2",),
 ))
 def storage_private_endpoint_required(stack, config):
-    def needed(stack: StackView, account: PolicyResource) -> list[str]:
-        return ["blob", "dfs"] if stack.peek(account, "isHnsEnabled") is True else ["blob"]
-
-    yield from _required_endpoint(stack, (ACCOUNT,), needed)
+    yield from _required_endpoint(stack, (ACCOUNT,), storage_groups)
 
 
 @stack_rule(Control(
@@ -177,7 +296,9 @@ def kv_private_endpoint_required(stack, config):
 
 @stack_rule(Control(
     slug="ml-private-endpoint-required",
-    description="Every ML workspace must be reachable through its own private endpoint (group 'amlworkspace').",
+    description="Every ML workspace must be reachable through its own private endpoint (group 'amlworkspace'); an "
+                "AI Foundry project (kind 'Project') is reached through the endpoint of its hub, which must be a "
+                "kind 'Hub' workspace declared in the stack.",
     severity=Severity.HIGH,
     resource_types=(WORKSPACE,),
     remediation="Declare a `network:PrivateEndpoint` with `privateLinkServiceConnections` "
@@ -189,7 +310,34 @@ def kv_private_endpoint_required(stack, config):
     mcsb=("NS-2",),
 ))
 def ml_private_endpoint_required(stack, config):
-    yield from _required_endpoint(stack, (WORKSPACE,), lambda stack, workspace: ["amlworkspace"])
+    def needed(stack: StackView, workspace: PolicyResource) -> list[str]:
+        if not is_project(stack, workspace):
+            return ["amlworkspace"]
+        hub = project_hub(stack, workspace)
+        return [] if hub is not None else ["amlworkspace"]  # an in-stack hub's endpoint serves its projects
+
+    yield from _required_endpoint(stack, (WORKSPACE,), needed)
+
+
+# -- AI Foundry hubs and projects --------------------------------------------------------------
+
+def is_project(stack: StackView, workspace: PolicyResource) -> bool:
+    """A hub-based project (``kind: Project``), which inherits its hub's network, endpoint and resources."""
+    return eq(stack.peek(workspace, "kind"), "Project")
+
+
+def project_hub(stack: StackView, project: PolicyResource) -> PolicyResource | None:
+    """The in-stack ``kind: Hub`` workspace a project belongs to, from ``hubResourceId`` (its dependency, or a
+    literal id matched by name); None when it is not in the stack (an unknown id without dependency is recorded)."""
+    hubs = stack.deps(project, "hubResourceId", WORKSPACE)
+    if not hubs:
+        value = stack.peek(project, "hubResourceId")
+        if value is UNKNOWN and not stack.deps(project, "hubResourceId"):
+            stack.unresolved(project, "hubResourceId")
+        if isinstance(value, str):
+            hubs = literal_targets(stack, value)
+    hubs = [h for h in hubs if eq(stack.peek(h, "kind"), "Hub")]
+    return hubs[0] if len(hubs) == 1 else None
 
 
 # -- PrivateEndpoint ---------------------------------------------------------------------------

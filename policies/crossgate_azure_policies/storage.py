@@ -449,6 +449,8 @@ def blob_services_of(stack: StackView, account: PolicyResource) -> list[PolicyRe
 def _each_blob_service(stack: StackView, what: str, check: Callable[[Any], Iterable[str]]
                        ) -> Iterator[tuple[PolicyResource, str]]:
     for account in stack.of_type(ACCOUNT):
+        if eq(stack.peek(account, "kind"), "FileStorage"):
+            continue  # a FileStorage account serves files only: it has no blob service to configure
         if not blob_services_of(stack, account):
             yield account, (f"Storage account '{account.name}' declares no blob service properties, so {what} "
                             "(Azure's default for accounts created through the API); declare a "

@@ -341,6 +341,10 @@ CASES: list[Case] = [
     fail("ml-associated-resources-compliant", "mlw", set_("acr", "adminUserEnabled", True),
          "container registry 'fail-ml-associated-resources-compliant-registry/acr': the admin user is enabled",
          variant="registry"),
+    # -- coverage: what the pack can't see into is blocked ----------------------------------------
+    fail("unevaluated-resource-provider", "dynamic",
+         add("dynamic", Spec("pulumi-python:dynamic:Resource", {"__provider": "opaque", "name": "x"})),
+         "of type 'pulumi-python:dynamic:Resource' is not evaluated by this pack: it is a dynamic provider"),
     # -- type tokens: API-versioned modules and the v2 aliases match too --------------------------
     fail("storage-https-only", "storage", chain(
         retype("storage", "azure-native:storage/v20230501:StorageAccount"),
@@ -356,3 +360,45 @@ CASES: list[Case] = [
         set_("link-blob", "registrationEnabled", True)),
          "auto-registers VM records in the zone", variant="v2-alias", full=True),
 ]
+
+
+# -- running cases outside CASES (the issue-12 files: exposure, grants, endpoints) -------------------
+
+def evaluate_cases(cases: list[Case], config: dict | None = None):
+    """Every case in its own full copy of the baseline, every policy mandatory unless ``config`` says otherwise."""
+    from crossgate.testing import evaluate
+    from policy_stack import REPO_PACK, materialize, mutated
+
+    assert len({c.id for c in cases}) == len(cases), "case ids must be unique"
+    resources = []
+    for case in cases:
+        resources += materialize(mutated(case.mutation), case.id, case.target)
+    return evaluate(REPO_PACK, resources, config=config or {"all": "mandatory"}, parallel=2)
+
+
+def assert_case(gate, case: Case) -> None:
+    """Exactly the case's finding (and its ``also``) in its copy, none for a ``pass-`` case, nothing undecided."""
+    from collections import Counter
+
+    from crossgate.model import Level
+
+    def belongs(name: str) -> bool:
+        return name == case.id or name.startswith(case.id + "/")
+
+    def role(name: str) -> str:
+        return case.target if name == case.id else name.split("/", 1)[1]
+
+    assert gate.errors == []
+    undecided = [f for f in gate.indeterminate if belongs(f.name) or f"(resource '{case.id}" in f.message]
+    assert [(f.policy, f.name, f.message) for f in undecided] == []
+    findings = [f for f in gate.violations if belongs(f.name)]
+    reported = Counter((f.policy, role(f.name)) for f in findings)
+    if case.passes:
+        assert reported == Counter(), [f.message for f in findings]
+        return
+    assert reported == Counter({(case.policy, case.target): 1, **{pair: 1 for pair in case.also}}), \
+        [f.message for f in findings]
+    (finding,) = [f for f in findings if f.policy == case.policy and f.name == case.id]
+    assert case.message in finding.message, finding.message
+    assert f"'{case.id}'" in finding.message, "the message names the resource"
+    assert finding.level is Level.MANDATORY

@@ -20,6 +20,8 @@ from crossgate_azure_policies.metadata import Control
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 CATALOGUE = Path(__file__).resolve().parents[3] / "shared" / "controls" / "controls.csv"
 CONTROLS = {c.slug: c for c in pack.controls()}
+#: The pack's own coverage controls, which the shared control catalogue doesn't list.
+OUTSIDE_CATALOGUE = {"unevaluated-resource-provider"}
 
 
 def _split(cell: str) -> tuple[str, ...]:
@@ -35,10 +37,10 @@ def catalogue() -> dict[str, dict[str, str]]:
 
 
 def test_every_catalogue_control_is_a_policy(catalogue):
-    assert sorted(CONTROLS) == sorted(catalogue)
+    assert sorted(set(CONTROLS) - OUTSIDE_CATALOGUE) == sorted(catalogue)
 
 
-@pytest.mark.parametrize("slug", sorted(CONTROLS))
+@pytest.mark.parametrize("slug", sorted(set(CONTROLS) - OUTSIDE_CATALOGUE))
 def test_metadata_matches_catalogue(catalogue, slug):
     row, control = catalogue[slug], CONTROLS[slug]
     assert control.severity.value == row["severity"]
@@ -111,6 +113,11 @@ def test_invalid_records_fail_at_construction():
         Control(**{**good, "severity": "low"})
     with pytest.raises(ValueError):
         Control(**{**good, "cis": (("4.17",),)})
+    with pytest.raises(ValueError):
+        Control(**{**good, "resource_types": ("azure-native_storage_v20230101:storage:StorageAccount",)})
+    with pytest.raises(ValueError):
+        Control(**{**good, "resource_types": ("Azure Api:*",)})
+    Control(**{**good, "resource_types": ("azapi:*", "azure-native_*:*", "pulumi-python:dynamic:Resource")})
 
 
 def test_every_config_property_has_a_default():
@@ -232,7 +239,7 @@ def test_pyproject_reads_the_version_from_the_package():
     assert project["project"]["name"] == "crossgate-azure-policies"
     assert project["project"]["dynamic"] == ["version"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "crossgate_azure_policies.__version__"}
-    assert project["project"]["dependencies"] == ["pulumi-policy>=1.20,<2"]
+    assert "pulumi-policy>=1.20,<2" in project["project"]["dependencies"]  # the full list: tests/packaging
     assert (PACK_DIR / "requirements.txt").read_text(encoding="utf-8").split() == ["pulumi-policy>=1.20,<2"]
 
 

@@ -1,0 +1,60 @@
+"""Coverage: resources that can create Azure resources the pack can't see into.
+
+The pack judges azure-native resources in every spelling (``_types``) and what generic resources
+and template deployments create (``_opaque``). A dynamic provider runs arbitrary code at deployment,
+and the classic ``azure`` provider, ``azapi`` and the retired ``azure-nextgen`` create Azure
+resources under types no policy reads, so each of them is blocked here, by name, until someone
+reviews it and waives it.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Severity
+
+from ._types import AZURE_NATIVE, canonical_type
+from .metadata import Control, resource_rule
+
+DYNAMIC_PYTHON = "pulumi-python:dynamic:Resource"
+DYNAMIC_NODEJS = "pulumi-nodejs:dynamic:Resource"
+
+#: What each package is, for messages.
+_PACKAGES = {
+    "azure": "the classic 'azure' provider",
+    "azapi": "the 'azapi' provider",
+    "azure-nextgen": "the retired 'azure-nextgen' provider",
+}
+
+
+def _unevaluated(token: str) -> str | None:
+    """Why the pack can't see what a resource of type ``token`` creates, or None when it can."""
+    if token in (DYNAMIC_PYTHON, DYNAMIC_NODEJS):
+        return "it is a dynamic provider resource, whose code decides at deployment what it creates"
+    package = token.split(":", 1)[0]
+    if package in _PACKAGES:
+        return f"it belongs to {_PACKAGES[package]}, whose resources no policy of this pack evaluates"
+    if package.startswith(f"{AZURE_NATIVE}_") and not canonical_type(token).startswith(f"{AZURE_NATIVE}:"):
+        return f"its package '{package}' is not an azure-native local SDK the pack recognises"
+    return None
+
+
+@resource_rule(Control(
+    slug="unevaluated-resource-provider",
+    description="Resources must be declared through a provider the pack evaluates (azure-native); dynamic "
+                "providers and other Azure-capable packages are blocked until reviewed.",
+    severity=Severity.HIGH,
+    resource_types=(DYNAMIC_PYTHON, DYNAMIC_NODEJS, "azure:*", "azapi:*", "azure-nextgen:*", "azure-native_*:*"),
+    remediation="Declare the resource with azure-native (any API version or local SDK), so the policies can "
+                "judge it. If it must stay, review what it creates and add a waiver for this policy and the "
+                "resource.",
+    mcsb=("~PV-1",),
+))
+def unevaluated_resource_provider(args, config):
+    reason = _unevaluated(args.resource_type)
+    if reason:
+        yield (f"Resource '{args.name}' of type '{args.resource_type}' is not evaluated by this pack: {reason}; "
+               "declare it with azure-native, or waive this policy for it after review.")
+
+
+RULES = (
+    unevaluated_resource_provider,
+)
