@@ -21,7 +21,8 @@ def _where(finding: Finding) -> str:
 
 def format_result(result: GateResult) -> str:
     what = {"preview": "Previewing", "stack-export": "Checking the stack export of",
-            "preview-json": "Checking the preview JSON of"}.get(result.origin, "Checking")
+            "preview-json": "Checking the preview JSON of",
+            "plan": "Checking the plan of"}.get(result.origin, "Checking")
     out: list[str] = [f"{what} {result.project or '?'} (stack {result.stack})"
                       + (" offline" if result.origin == "preview" else "")]
     if result.resources:

@@ -84,6 +84,7 @@ def test_the_reference_stack_gets_the_same_reports_from_its_plan(tmp_path):
     assert preview.returncode == 0, preview.stderr
     assert_same_reports(preview, direct, check, judged)
     assert json.loads(judged["json"].read_text())["origin"] == "plan"
+    assert check.stdout.splitlines()[0] == "Checking the plan of ai-data-platform (stack dev)"
 
 
 def test_the_sketch_gets_the_same_reports_and_findings_from_its_plan(tmp_path):
