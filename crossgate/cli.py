@@ -88,14 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="accept a remote component of this type (e.g. pkg:index:Component) although the "
                               "resources its provider creates can't be seen offline; reported (repeatable)")
     preview.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and pack stderr")
+    preview.add_argument("--plan-out", metavar="FILE",
+                         help="write the plan for `crossgate check --plan` and run no pack")
     _add_gate_args(preview)
 
-    check = sub.add_parser("check", help="gate a `pulumi stack export` or `pulumi preview --json` file")
+    check = sub.add_parser("check", help="gate a crossgate plan, a `pulumi stack export` or a "
+                                         "`pulumi preview --json` file")
     source = check.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack-export", metavar="FILE", help="a `pulumi stack export` document")
     source.add_argument("--preview-json", metavar="FILE", help="the output of `pulumi preview --json`")
+    source.add_argument("--plan", metavar="FILE", help="a plan written by `crossgate preview --plan-out`")
     check.add_argument("--cwd", default=".", metavar="DIR",
                        help="where SARIF paths and the default waivers file are resolved")
+    check.add_argument("--stack", "-s", metavar="NAME",
+                       help="with --plan: the stack the plan must be of (a plan of another stack is refused)")
     check.add_argument("--verbose", "-v", action="store_true")
     _add_gate_args(check)
 
@@ -149,6 +155,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     if not args.stack:
         raise InputError("no stack given: pass --stack NAME (or set PULUMI_STACK)")
+    if args.plan_out:
+        _refuse_with_plan_out(args)
     options = GateOptions(packs=_pack_specs(args), unknowns=args.unknowns, timeout=args.timeout,
                           parallel=args.parallel, progress=_progress(True), waivers=args.waivers,
                           stack_tags=stack_tag_args(args))
@@ -159,9 +167,26 @@ def cmd_preview(args: argparse.Namespace) -> int:
     finally:
         if options.progress is not None:
             options.progress.close()
+    if args.plan_out:
+        from .plan import write_plan
+
+        try:
+            write_plan(result, args.plan_out, cwd=args.cwd, stack=args.stack)
+        except GateError as exc:
+            result.errors.append(exc.message)
     _write_reports(result, args)
     _report_errors(result, args)
     return result.exit_code
+
+
+def _refuse_with_plan_out(args: argparse.Namespace) -> None:
+    """`--plan-out` runs no pack: flags that only matter to a pack would be silently ignored."""
+    given = [flag for flag, value in (("--policy-pack", args.policy_pack),
+                                      ("--policy-pack-config", args.policy_pack_config),
+                                      ("--waivers", args.waivers)) if value]
+    if given:
+        raise InputError(f"--plan-out runs no policy pack, so {', '.join(given)} would be ignored: judge the "
+                         "plan with `crossgate check --plan FILE` and pass them there")
 
 
 def _report_errors(result, args: argparse.Namespace) -> None:

@@ -30,6 +30,7 @@ from .packs.pool import Pack
 from .waivers import apply as apply_waivers
 from .waivers import default_waivers_path, load_waivers, today_utc
 
+_SECRET_SIG = wire.SECRET_SIG.encode()
 # pulumi-policy's wording when a policy touched a value that is unknown during preview.
 _CANT_RUN = re.compile(r"^can't run (?:policy|remediation) '(?P<policy>[^']+)' from policy pack '[^']*' "
                        r"during preview: (?P<why>.*)$", re.S)
@@ -235,9 +236,12 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
         head, sep, tail = value.rpartition(urns.SEP)
         return urn(value) if not sep or not urns.parse(head) else urn(head) + sep + tail
 
-    def blinded(props: struct_pb2.Struct | None, has_secrets: bool) -> struct_pb2.Struct | None:
+    def blinded(props: struct_pb2.Struct | None) -> struct_pb2.Struct | None:
         """Wire-format properties with every secret an unknown secret and known values replaced."""
-        if props is None or not (has_secrets or secrets.has_any(props.SerializeToString())):
+        if props is None:
+            return props
+        raw = props.SerializeToString()
+        if _SECRET_SIG not in raw and not secrets.has_any(raw):
             return props
         out = struct_pb2.Struct()
         out.update(secrets.value(wire.blind(MessageToDict(props))))
@@ -245,8 +249,8 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
 
     resources = []
     for resource in result.resources:
-        props = blinded(resource.properties, resource.has_secrets)
-        provider_inputs = blinded(resource.provider_inputs, True)
+        props = blinded(resource.properties)
+        provider_inputs = blinded(resource.provider_inputs)
         resources.append(dataclasses.replace(
             resource, urn=urn(resource.urn), name=secrets.text(resource.name), properties=props,
             provider_inputs=provider_inputs,

@@ -177,10 +177,15 @@ def _stack_identity(resources: Iterable[PlannedResource]) -> tuple[str, str]:
 
 
 def check(args: argparse.Namespace) -> GateResult:
-    """``crossgate check``: gate a stack export or a preview JSON with the same packs and reports."""
+    """``crossgate check``: gate a stack export, a preview JSON or a crossgate plan with the same packs
+    and reports."""
+    if getattr(args, "plan", None):
+        return _check_plan(args)
     result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns,
                         origin="stack-export" if args.stack_export else "preview-json")
     try:
+        if getattr(args, "stack", None):
+            raise InputError("--stack is only used with --plan")
         if args.stack_export:
             where = f"--stack-export {args.stack_export}"
             doc = read_json(args.stack_export, where)
@@ -205,3 +210,32 @@ def check(args: argparse.Namespace) -> GateResult:
 
     tags = {"pulumi:project": project, **stack_tag_args(args)}
     return evaluate_plan(result, resources, options, StackIdentity(project=project, stack=stack, tags=tags))
+
+
+def _check_plan(args: argparse.Namespace) -> GateResult:
+    """``crossgate check --plan``: what ``preview`` would have decided, on a plan it wrote elsewhere."""
+    from .plan import load_plan
+
+    result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns,
+                        origin="plan")
+    try:
+        plan = load_plan(args.plan)
+        result.project, result.stack = plan.project, plan.stack
+        expected = getattr(args, "stack", None)
+        if expected and expected.rsplit("/", 1)[-1] != plan.stack:
+            raise InputError(f"--plan {args.plan} is the plan of stack {plan.stack}, not {expected}")
+        options = GateOptions(packs=pack_specs(args.policy_pack, args.policy_pack_config), unknowns=args.unknowns,
+                              timeout=args.timeout, parallel=args.parallel, waivers=args.waivers)
+    except GateError as exc:
+        result.errors.append(exc.message)
+        return result
+    result.root_urn = plan.root_urn
+    result.invokes = list(plan.invokes)
+    result.warnings = list(plan.warnings)
+    # As in preview: a program that did not finish is an error, and the stack pass does not run.
+    result.errors.extend(plan.errors)
+    from .cli import stack_tag_args
+
+    identity = StackIdentity(project=plan.project, stack=plan.stack, config=dict(plan.config),
+                             secret_keys=plan.secret_keys, tags={**plan.stack_tags, **stack_tag_args(args)})
+    return evaluate_plan(result, plan.resources, options, identity)

@@ -105,7 +105,7 @@ def columns(rows: list[tuple[str, ...]], header: tuple[str, ...], indent: str = 
 # -- the report -------------------------------------------------------------------------------
 
 _ORIGIN = {"preview": "Previewing", "stack-export": "Checking the stack export of",
-           "preview-json": "Checking the preview JSON of"}
+           "preview-json": "Checking the preview JSON of", "plan": "Checking the plan of"}
 
 _LEVEL_COLOR = {Level.MANDATORY: "red", Level.REMEDIATE: "red", Level.ADVISORY: "yellow", Level.DISABLED: "dim"}
 
@@ -152,7 +152,7 @@ class _Writer:
                                           first=INDENT))
         self.add(f"{plural(len(r.resources), 'resource')} planned")
         for placeholder, title in ((True, "Invokes answered with placeholder values"),
-                                   (False, "Invokes answered with an empty result")):
+                                   (False, "Invokes with no placeholder (their results are unknown)")):
             invokes = [i for i in r.invokes if i.placeholder is placeholder]
             if invokes:
                 listed = ", ".join(i.token + (f" (x{i.count})" if i.count > 1 else "") for i in invokes)

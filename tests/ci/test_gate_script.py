@@ -185,3 +185,79 @@ def test_a_missing_crossgate_fails_closed(project):
     assert result.returncode == 2
     assert argv is None
     assert "CROSSGATE_BIN is not executable" in result.stderr
+
+
+# The split CI runs: --plan-out (the untrusted half) and --plan (the judge)
+
+
+def test_plan_out_runs_the_program_only_with_no_pack_waivers_or_reports(project):
+    (project / "policy-waivers.yaml").write_text("waivers: []\n")
+    result, argv = gate(project, "--plan-out", "plan/plan.json", "prod", reports=False)
+    assert result.returncode == 0, result.stderr
+    assert argv == ["preview", "--cwd", ".", "--stack", "prod", "--plan-out", "plan/plan.json"]
+    assert not (project / "out").exists()
+
+
+def test_plan_out_takes_only_the_stack(project):
+    result, argv = gate(project, "--plan-out", "plan.json", "dev", "policies")
+    assert (result.returncode, argv) == (2, None)
+    assert "gate.sh: too many arguments" in result.stderr
+
+
+def test_plan_judges_the_plan_with_the_pack_config_waivers_and_reports(project):
+    (project / "plan.json").write_text("{}")
+    (project / "change.yaml").write_text("waivers: []\n")
+    result, argv = gate(project, "--plan", "plan.json", "dev", CROSSGATE_WAIVERS="change.yaml")
+    assert result.returncode == 0, result.stderr
+    assert argv == [
+        "check", "--plan", "plan.json", "--stack", "dev", "--cwd", ".", "--policy-pack", "policies",
+        "--policy-pack-config", "policies/config/dev.json", "--waivers", "change.yaml", *REPORT_ARGS,
+    ]
+
+
+def test_plan_needs_no_pulumi_project(project):
+    (project / "Pulumi.yaml").unlink()
+    (project / "plan.json").write_text("{}")
+    result, argv = gate(project, "--plan", "plan.json", rc=1)
+    assert result.returncode == 1
+    assert argv[:3] == ["check", "--plan", "plan.json"]
+
+
+def test_a_missing_plan_fails_closed_without_running_crossgate(project):
+    summary = project / "summary.md"
+    result, argv = gate(project, "--plan", "absent.json", GITHUB_STEP_SUMMARY=str(summary))
+    assert (result.returncode, argv) == (2, None)
+    message = "no plan at absent.json: the job that runs the program failed or wrote no plan"
+    assert f"gate.sh: {message}" in result.stderr
+    assert summary.read_text() == f"### crossgate: could not evaluate\n\n{message}\n"
+
+
+@pytest.mark.parametrize("plan_job", ["failure", "cancelled", "skipped", "Failed", "SucceededWithIssues", ""])
+@pytest.mark.parametrize("rc", [0, 1])
+def test_a_plan_job_that_did_not_succeed_makes_the_verdict_could_not_evaluate(project, plan_job, rc):
+    (project / "plan.json").write_text("{}")
+    result, argv = gate(project, "--plan", "plan.json", rc=rc, CROSSGATE_PLAN_JOB=plan_job)
+    assert argv is not None  # the reports are still written
+    assert result.returncode == 2
+    assert f"gate.sh: the job that wrote the plan ended '{plan_job}', so its plan is not trusted" in result.stderr
+
+
+@pytest.mark.parametrize("plan_job", ["success", "Succeeded"])
+def test_a_plan_job_that_succeeded_leaves_crossgates_verdict(project, plan_job):
+    (project / "plan.json").write_text("{}")
+    result, _ = gate(project, "--plan", "plan.json", rc=1, CROSSGATE_PLAN_JOB=plan_job)
+    assert result.returncode == 1
+
+
+def test_plan_refuses_to_let_crossgate_fall_back_to_a_local_waivers_file(project):
+    (project / "plan.json").write_text("{}")
+    (project / "policy-waivers.yaml").write_text("waivers: []\n")
+    result, argv = gate(project, "--plan", "plan.json", CROSSGATE_WAIVERS="")
+    assert (result.returncode, argv) == (2, None)
+    assert "CROSSGATE_WAIVERS is empty, but crossgate would read ./policy-waivers.yaml" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("--plan",), ("--plan", ""), ("--plan", "a.json", "--plan-out", "b.json")])
+def test_plan_flags_need_one_file_and_exclude_each_other(project, args):
+    result, argv = gate(project, *args)
+    assert (result.returncode, argv) == (2, None)

@@ -198,69 +198,129 @@ def test_gate_workflow_triggers_on_pull_requests_and_is_reusable():
     assert on["workflow_call"]["inputs"]["policy-environment"]["default"] == "dev"
 
 
-def test_gate_job_runs_the_gate_with_the_pack_from_the_base_checkout():
+HEAD_REF = "${{ github.event.pull_request.head.sha || github.event.merge_group.head_sha || github.sha }}"
+BASE_REF = "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha || github.sha }}"
+PACK_MARKERS = ("--policy-pack", "policies", "check --plan", "gate.sh")
+
+
+def runs(job: dict) -> list[str]:
+    return [s["run"] for s in job.get("steps", []) if "run" in s]
+
+
+def joined(command: str) -> str:
+    return command.replace("\\\n", " ")
+
+
+def crossgate_argv(job: dict) -> list[str]:
+    """The one crossgate command line a job runs directly (continuation lines joined)."""
+    (command,) = [r for r in runs(job) if "bin/crossgate" in r]
+    line = next(line for line in joined(command).splitlines() if "bin/crossgate" in line)
+    argv = shlex.split(line)
+    return argv[next(i for i, a in enumerate(argv) if a.endswith("bin/crossgate")):]
+
+
+def test_the_plan_job_runs_the_change_with_the_base_crossgate_and_evaluates_no_pack():
+    job = load(GATE_WORKFLOW)["jobs"]["plan"]
+    head, base = steps_using(job, "actions/checkout")
+    assert head["with"]["ref"] == HEAD_REF and "path" not in head["with"]
+    assert base["with"] == {"ref": BASE_REF, "path": BASE_DIR, "persist-credentials": False}
+    # Whatever the change committed under base/ is removed before the base checkout.
+    steps = job["steps"]
+    assert steps[steps.index(base) - 1]["run"] == f"rm -rf -- {BASE_DIR}"
+    gate_install, program_install = [r for r in runs(job) if "pip install" in r]
+    assert gate_install.split("pip install", 1)[1].split()[-1] == "./base"  # crossgate only, no pack
+    assert program_install.splitlines()[-1].endswith("-m pip install --disable-pip-version-check -r requirements.txt")
+    assert crossgate_argv(job) == ["$RUNNER_TEMP/crossgate-venv/bin/crossgate", "preview", "--cwd", ".",
+                                   "--stack", "$STACK", "--plan-out", "$RUNNER_TEMP/plan/plan.json"]
+    assert [m for m in PACK_MARKERS if m in "\n".join(runs(job))] == []
+    assert "sarif" not in json.dumps(job).lower() and "report" not in json.dumps(job).lower()
+
+
+def test_the_plan_job_has_a_read_only_token_no_secrets_and_a_minimal_environment():
+    job = load(GATE_WORKFLOW)["jobs"]["plan"]
+    assert job["permissions"] == {"contents": "read"}
+    assert "secrets" not in json.dumps(job) and "github.token" not in json.dumps(job)
+    (command,) = [r for r in runs(job) if "bin/crossgate" in r]
+    line = next(line for line in joined(command).splitlines() if "bin/crossgate" in line)
+    assert shlex.split(line)[:5] == ["env", "-i", "PATH=/usr/bin:/bin", "HOME=$RUNNER_TEMP/program-home",
+                                     "LANG=C.UTF-8"]
+
+
+def test_the_plan_job_uploads_only_the_plan():
+    job = load(GATE_WORKFLOW)["jobs"]["plan"]
+    (upload,) = steps_using(job, "actions/upload-artifact")
+    assert upload["if"] == "${{ !cancelled() }}"
+    assert upload["with"]["name"] == "crossgate-plan-${{ inputs.stack || 'dev' }}"
+    assert upload["with"]["path"] == "${{ runner.temp }}/plan/plan.json"
+    assert upload["with"]["if-no-files-found"] == "error"
+
+
+def test_the_judge_is_the_required_check_and_runs_after_any_plan_job_outcome():
     job = load(GATE_WORKFLOW)["jobs"]["gate"]
     assert job["name"] == "gate"
-    steps = job["steps"]
-    checkouts = steps_using(job, "actions/checkout")
-    assert len(checkouts) == 2
-    head, base = checkouts
-    assert "path" not in head["with"]
-    assert head["with"]["ref"].startswith("${{ github.event.pull_request.head.sha ||")
-    assert base["with"]["path"] == BASE_DIR
-    assert base["with"]["ref"].startswith("${{ github.event.pull_request.base.sha ||")
-    # Whatever the change committed under base/ is removed before the trusted checkout.
-    assert steps.index(base) > steps.index(head)
-    clear = steps[steps.index(base) - 1]
-    assert clear["run"] == f"rm -rf -- {BASE_DIR}"
-
-    installs = [s["run"] for s in steps if "pip install" in s.get("run", "")]
-    assert len(installs) == 2
-    gate_install, program_install = installs
-    # The gate from base/, into a virtualenv outside the workspace ...
-    assert gate_install.split("pip install", 1)[1].split()[-2:] == ["./base", "./base/policies"]
-    assert '"$RUNNER_TEMP/crossgate-venv/bin/python"' in gate_install
-    # ... and the program's own dependencies into the .venv that Pulumi.yaml names.
-    assert program_install.splitlines()[-1].endswith(".venv/bin/python -m pip install --disable-pip-version-check -r requirements.txt")
-
-    gate_steps = [s for s in steps if "gate.sh" in s.get("run", "")]
-    assert len(gate_steps) == 1
-    argv = shlex.split(gate_steps[0]["run"])
-    assert argv[:2] == ["bash", f"{BASE_DIR}/ci/gate.sh"]
-    stack, pack, config, out_dir = argv[2:]
-    assert stack == "$STACK"
-    assert pack == f"{BASE_DIR}/policies"
-    assert config == f"{BASE_DIR}/policies/config/${{POLICY_ENVIRONMENT}}.json"
-    assert out_dir == "out"
-    assert gate_steps[0]["env"]["CROSSGATE_BIN"] == "${{ runner.temp }}/crossgate-venv/bin/crossgate"
+    assert job["needs"] == "plan"
+    # Skipped jobs count as passed for required checks: the judge must run when the plan failed.
+    assert job["if"] == "${{ !cancelled() }}"
+    (judge,) = [s for s in job["steps"] if "ci/gate.sh" in s.get("run", "")]
+    assert judge["env"]["CROSSGATE_PLAN_JOB"] == "${{ needs.plan.result }}"
 
 
-def test_gate_job_has_a_read_only_token():
+def test_the_judge_never_checks_out_installs_or_runs_anything_from_the_change():
     job = load(GATE_WORKFLOW)["jobs"]["gate"]
-    assert job["permissions"] == {"contents": "read"}
-    assert "secrets" not in json.dumps(job)
+    (checkout,) = steps_using(job, "actions/checkout")
+    assert checkout["with"] == {"ref": BASE_REF, "persist-credentials": False}
+    commands = "\n".join(runs(job))
+    assert "requirements.txt" not in commands and BASE_DIR + "/" not in commands
+    (install,) = [r for r in runs(job) if "pip install" in r]
+    assert install.split("pip install", 1)[1].split()[-2:] == [".", "./policies"]
+    # The head commit is named once: to read its waivers file as data, never to check it out.
+    (waivers_step,) = [s for s in job["steps"] if "head.sha" in json.dumps(s) or "head_sha" in json.dumps(s)]
+    assert waivers_step["env"]["HEAD_SHA"] == HEAD_REF
+    assert 'bash ci/change-waivers.sh "$HEAD_SHA" "$RUNNER_TEMP/change/policy-waivers.yaml"' in waivers_step["run"]
+    assert "rm -f -- policy-waivers.yaml" in waivers_step["run"]
+    # Every script it runs comes from the base checkout's ci/.
+    for line in commands.splitlines():
+        if re.search(r"\b(bash|sh|python3?) ", line) and "-m venv" not in line and "pip install" not in line:
+            assert re.search(r"\bbash ci/[\w-]+\.sh ", line), line
 
 
-def test_sarif_upload_is_skipped_for_forks_and_runs_after_the_gate():
+def test_the_judge_runs_check_plan_with_the_base_pack_and_config_and_writes_the_reports():
+    job = load(GATE_WORKFLOW)["jobs"]["gate"]
+    (download,) = steps_using(job, "actions/download-artifact")
+    assert download["continue-on-error"] is True  # a missing plan is gate.sh's exit 2, not a skipped step
+    assert download["with"] == {"name": "crossgate-plan-${{ inputs.stack || 'dev' }}",
+                                "path": "${{ runner.temp }}/plan"}
+    (judge,) = [s for s in job["steps"] if "ci/gate.sh" in s.get("run", "")]
+    line = joined(judge["run"]).splitlines()[-1]
+    assert shlex.split(line) == ["bash", "ci/gate.sh", "--plan", "$RUNNER_TEMP/plan/plan.json", "$STACK", "policies",
+                                 "policies/config/${POLICY_ENVIRONMENT}.json", "out"]
+    assert judge["env"]["CROSSGATE_BIN"] == "${{ runner.temp }}/crossgate-venv/bin/crossgate"
+
+
+def test_only_the_judges_download_the_plan():
+    downloaders = [(w, j) for w, j, job in all_jobs() if steps_using(job, "actions/download-artifact")]
+    assert downloaders == [("deploy.yml", "gate"), ("gate.yml", "gate")]
+
+
+def test_sarif_upload_is_skipped_for_forks_and_runs_in_the_judge():
     jobs = load(GATE_WORKFLOW)["jobs"]
     uploaders = [job_id for job_id, job in jobs.items() if steps_using(job, "github/codeql-action/upload-sarif")]
-    assert uploaders == ["sarif"]
-    job = jobs["sarif"]
-    assert job["needs"] == "gate"
-    assert SAME_REPO_CONDITION in job["if"]
-    assert "!cancelled()" in job["if"]
-    (upload,) = steps_using(job, "github/codeql-action/upload-sarif")
+    assert uploaders == ["gate"]
+    (upload,) = steps_using(jobs["gate"], "github/codeql-action/upload-sarif")
+    assert SAME_REPO_CONDITION in upload["if"]
+    assert "!cancelled()" in upload["if"]
     # One run per pack, each with its own automationDetails.id: a single category would collide.
     assert upload["with"] == {"sarif_file": "out/crossgate.sarif"}
 
 
-def test_only_the_sarif_job_may_write_security_events():
+def test_only_the_judge_may_write_security_events():
     writers = [
         (workflow, job_id)
         for workflow, job_id, job in all_jobs()
         if job.get("permissions", {}).get("security-events") == "write"
     ]
-    assert writers == [("gate.yml", "sarif")]
+    assert writers == [("gate.yml", "gate")]
+    assert "secrets" not in json.dumps(load(GATE_WORKFLOW)["jobs"]["gate"])
 
 
 def test_the_reports_are_uploaded_as_an_artifact_even_when_the_gate_fails():
@@ -300,7 +360,7 @@ def test_deploy_triggers_on_push_to_main_and_manually():
 
 def test_deploy_job_needs_the_gate_and_the_protected_environment():
     jobs = load(DEPLOY_WORKFLOW)["jobs"]
-    assert set(jobs) == {"gate", "deploy"}
+    assert set(jobs) == {"plan", "gate", "deploy"}
     deploy = jobs["deploy"]
     assert deploy["needs"] == "gate"
     assert deploy["environment"] == "production"
@@ -308,16 +368,25 @@ def test_deploy_job_needs_the_gate_and_the_protected_environment():
     assert deploy["permissions"] == {"id-token": "write", "contents": "read"}
 
 
-def test_deploy_gate_runs_the_same_script_on_the_pushed_commit():
-    job = load(DEPLOY_WORKFLOW)["jobs"]["gate"]
-    assert job["permissions"] == {"contents": "read"}
-    (checkout,) = steps_using(job, "actions/checkout")
-    assert "ref" not in checkout["with"] and "path" not in checkout["with"]
-    (gate_step,) = [s for s in job["steps"] if "gate.sh" in s.get("run", "")]
+def test_deploy_gate_is_split_into_plan_and_judge_on_the_pushed_commit():
+    jobs = load(DEPLOY_WORKFLOW)["jobs"]
+    plan, judge = jobs["plan"], jobs["gate"]
+    for job in (plan, judge):
+        assert job["permissions"] == {"contents": "read"}
+        (checkout,) = steps_using(job, "actions/checkout")
+        assert "ref" not in checkout["with"] and "path" not in checkout["with"]
+        assert job["env"]["STACK"] == "prod"
+    assert crossgate_argv(plan) == ["$RUNNER_TEMP/crossgate-venv/bin/crossgate", "preview", "--cwd", ".",
+                                    "--stack", "$STACK", "--plan-out", "$RUNNER_TEMP/plan/plan.json"]
+    assert [m for m in PACK_MARKERS if m in "\n".join(runs(plan))] == []
+    assert judge["needs"] == "plan" and judge["if"] == "${{ !cancelled() }}"
+    assert "requirements.txt" not in "\n".join(runs(judge))
+    (gate_step,) = [s for s in judge["steps"] if "gate.sh" in s.get("run", "")]
     assert shlex.split(gate_step["run"]) == [
-        "bash", "ci/gate.sh", "$STACK", "policies", "policies/config/${STACK}.json", "out",
+        "bash", "ci/gate.sh", "--plan", "$RUNNER_TEMP/plan/plan.json", "$STACK", "policies",
+        "policies/config/${STACK}.json", "out",
     ]
-    assert job["env"]["STACK"] == "prod"
+    assert gate_step["env"]["CROSSGATE_PLAN_JOB"] == "${{ needs.plan.result }}"
 
 
 def test_deploy_logs_in_with_oidc_and_runs_pulumi_up_with_the_pack():
@@ -368,7 +437,7 @@ def test_no_checkout_persists_credentials():
         for _, _, job in all_jobs()
         for step in steps_using(job, "actions/checkout")
     ]
-    assert len(checkouts) == 8
+    assert len(checkouts) == 9
     assert {step["with"]["persist-credentials"] for step in checkouts} == {False}
 
 
@@ -413,6 +482,7 @@ def test_codeowners_lists_the_security_critical_paths():
             "/Makefile",
             "/pyproject.toml",
             "/policy-waivers.yaml",
+            "/requirements.txt",
         )
     }
 
@@ -431,6 +501,7 @@ def test_codeowners_lists_the_security_critical_paths():
         "Makefile",
         "pyproject.toml",
         "policy-waivers.yaml",
+        "requirements.txt",
     ],
 )
 def test_codeowners_gives_security_critical_files_to_the_security_team(path):
@@ -459,12 +530,61 @@ def test_azure_pipeline_deploy_stage_depends_on_the_gate():
     assert "--policy-pack-config policies/config/prod.json" in azure_cli["inputs"]["inlineScript"]
 
 
-def test_azure_pipeline_gate_stage_runs_the_script_and_publishes_reports():
+def azure_gate_jobs() -> dict:
     stages = {stage["stage"]: stage for stage in load(AZURE_PIPELINE)["stages"]}
-    (job,) = stages["Gate"]["jobs"]
+    return {job["job"]: job for job in stages["Gate"]["jobs"]}
+
+
+def scripts(job: dict) -> list[str]:
+    return [s["script"] for s in job["steps"] if "script" in s]
+
+
+def test_azure_plan_job_runs_the_change_with_the_target_branchs_crossgate_and_no_pack():
+    jobs = azure_gate_jobs()
+    assert list(jobs) == ["plan", "gate"]
+    plan = jobs["plan"]
+    install, run_program = scripts(plan)
+    assert 'trusted="${SYSTEM_PULLREQUEST_TARGETBRANCH:-$BUILD_SOURCEVERSION}"' in install
+    assert 'git archive FETCH_HEAD | tar -x -C "$(Agent.TempDirectory)/base"' in install
+    assert install.count("pip install") == 2 and "policies" not in install
+    line = next(line for line in joined(run_program).splitlines() if "bin/crossgate" in line)
+    argv = shlex.split(line)
+    assert argv[:5] == ["env", "-i", "PATH=/usr/bin:/bin", "HOME=$(Agent.TempDirectory)/program-home", "LANG=C.UTF-8"]
+    assert argv[5:] == ["$(Agent.TempDirectory)/crossgate-venv/bin/crossgate", "preview", "--cwd", ".", "--stack",
+                        "$(gateStack)", "--plan-out", "$(Agent.TempDirectory)/plan/plan.json"]
+    assert [m for m in PACK_MARKERS if m in "\n".join(scripts(plan))] == []
+    (publish,) = [s for s in plan["steps"] if "publish" in s]
+    assert (publish["artifact"], publish["condition"]) == ("crossgate-plan", "succeededOrFailed()")
+
+
+def test_azure_judge_checks_out_only_the_target_branch_and_judges_the_plan():
+    judge = azure_gate_jobs()["gate"]
+    assert judge["dependsOn"] == "plan"
+    assert judge["condition"] == "succeededOrFailed()"
+    assert judge["variables"] == {"planJob": "$[ dependencies.plan.result ]"}
+    assert judge["steps"][0] == {"checkout": "none"}
+    fetch, install, run_gate = scripts(judge)
+    assert 'trusted="${SYSTEM_PULLREQUEST_TARGETBRANCH:-$BUILD_SOURCEVERSION}"' in fetch
+    assert "git checkout --quiet --detach FETCH_HEAD" in fetch
+    assert "merge" not in fetch.lower()
+    assert install.split("pip install", 1)[1].split()[-2:] == [".", "./policies"]
+    commands = "\n".join(scripts(judge))
+    assert "requirements.txt" not in commands and "SourceBranch" not in commands
+    assert "rm -f -- policy-waivers.yaml" in run_gate
+    assert 'bash ci/change-waivers.sh "${SYSTEM_PULLREQUEST_SOURCECOMMITID:-$BUILD_SOURCEVERSION}"' in joined(run_gate)
+    last = joined(run_gate).splitlines()[-1]
+    assert shlex.split(last) == ["bash", "ci/gate.sh", "--plan", "$(Pipeline.Workspace)/crossgate-plan/plan.json",
+                                 "$(gateStack)", "policies", "policies/config/$(gateStack).json", "out"]
+    (gate_step,) = [s for s in judge["steps"] if "ci/gate.sh" in s.get("script", "")]
+    assert gate_step["env"]["CROSSGATE_PLAN_JOB"] == "$(planJob)"
+    (download,) = [s for s in judge["steps"] if "download" in s]
+    assert (download["download"], download["artifact"]) == ("current", "crossgate-plan")
+
+
+def test_azure_pipeline_judge_publishes_reports():
+    job = azure_gate_jobs()["gate"]
     steps = job["steps"]
     (gate_step,) = [s for s in steps if "gate.sh" in s.get("script", "")]
-    assert shlex.split(gate_step["script"])[:2] == ["bash", "ci/gate.sh"]
     tasks = {s["task"]: s for s in steps if "task" in s}
     junit = tasks["PublishTestResults@2"]
     assert junit["condition"] == "always()"

@@ -1,0 +1,482 @@
+"""The plan: what a program declared, written where it ran and judged somewhere it never ran.
+
+``crossgate preview --plan-out FILE`` runs the program and writes every planned resource, the
+invokes, the warnings and how the program ended; no pack runs. ``crossgate check --plan FILE``
+evaluates that document with the packs, waivers and reports ``preview`` would have used, on a
+machine where the change's code never ran (see the README, "Threat model").
+
+The document is versioned (``schemaVersion``) and described by ``schemas/plan.schema.json``.
+Resources are written generically from :class:`~crossgate.model.PlannedResource`'s fields
+(snake_case names become camelCase keys, ``properties`` is written as ``inputs``), so a field added
+there round-trips without changes here.
+
+A secret's value never reaches the plan: every secret is written as an unknown secret, and a known
+secret value the program copied into a name, URN, key, plain value or message is replaced by
+``[secret]``. A policy that reads a secret is therefore indeterminate in ``check --plan``.
+
+The plan is untrusted input (the change's program wrote it): it is size-limited, read as strict
+JSON (no duplicate keys, no NaN), schema-validated, and checked for duplicate URNs and entries that
+don't hang together. Anything wrong is one :class:`~crossgate.errors.InputError` naming the file.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import enum
+import json
+import os
+import re
+import stat
+import types
+import typing
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from google.protobuf import struct_pb2
+from google.protobuf.json_format import MessageToDict
+
+from . import __version__, wire
+from .engine import ROOT_STACK_TYPE, split_urn
+from .errors import GateError, InputError
+from .model import GateResult, InvokeAnswer, PlannedResource
+
+PLAN_SCHEMA_VERSION = "1.0"
+SCHEMA_FILE = Path(__file__).with_name("schemas") / "plan.schema.json"
+#: Larger than the plan of a 10,000-resource program (about 25 MB), small enough to refuse garbage.
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+
+#: PlannedResource fields that are not written as ``camelCase(name)``.
+_RENAMED = {"properties": "inputs"}
+#: Fields recomputed on reading instead of trusted from the document.
+_DERIVED = {"has_secrets"}
+
+
+@dataclass
+class Plan:
+    """A plan document, read and checked."""
+
+    project: str
+    stack: str
+    resources: list[PlannedResource]
+    root_urn: str = ""
+    invokes: list[InvokeAnswer] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: Why the program did not finish; empty when it did.
+    errors: list[str] = field(default_factory=list)
+    #: The stack config packs receive in ``ConfigureStack``; secret values are unknown.
+    config: dict[str, str] = field(default_factory=dict)
+    secret_keys: tuple[str, ...] = ()
+    stack_tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def program_ok(self) -> bool:
+        return not self.errors
+
+
+# -- names ------------------------------------------------------------------------------------
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _json_key(name: str) -> str:
+    return _RENAMED.get(name) or _camel(name)
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+def _blind(value: Any) -> Any:
+    """A wire value with every secret's content replaced by the unknown sentinel."""
+    if isinstance(value, dict):
+        sig = value.get(wire.SIG_KEY)
+        if sig == wire.SECRET_SIG:
+            return wire.make_secret(wire.UNKNOWN)
+        if sig == wire.OUTPUT_VALUE_SIG and value.get("secret"):
+            return wire.make_secret(wire.UNKNOWN)
+        return {k: _blind(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blind(v) for v in value]
+    return value
+
+
+#: The wire encoding's own strings: never secrets (the scrubber would otherwise garble them).
+_WIRE_STRINGS = frozenset({wire.SIG_KEY, wire.SECRET_SIG, wire.RESOURCE_REF_SIG, wire.OUTPUT_VALUE_SIG, wire.UNKNOWN})
+
+
+def _scrub_all(value: Any, secrets: set[str]) -> Any:
+    """Replace known secret values in every string of a JSON value, keys included; the wire
+    encoding's sentinels and the keys of its special objects stay as they are."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return value if value in _WIRE_STRINGS else wire.scrub(value, secrets)
+    if isinstance(value, dict):
+        if value.get(wire.SIG_KEY) == wire.SECRET_SIG:
+            return value  # already blinded: it holds nothing but sentinels
+        special = wire.SIG_KEY in value
+        return {(k if special else wire.scrub(k, secrets)): _scrub_all(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_all(v, secrets) for v in value]
+    return value
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {_camel(f.name): _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, collections.abc.Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_encode(v) for v in value), key=repr)
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise TypeError(f"cannot write a {type(value).__name__} into a plan")
+
+
+def resource_doc(resource: PlannedResource) -> dict[str, Any]:
+    """One resource as the plan writes it, secrets blinded (known secret values are scrubbed later)."""
+    doc: dict[str, Any] = {}
+    for f in dataclasses.fields(PlannedResource):
+        if f.name in _DERIVED:
+            continue
+        value = getattr(resource, f.name)
+        doc[_json_key(f.name)] = _blind(MessageToDict(value)) if f.name == "properties" else _encode(value)
+    return doc
+
+
+def plan_doc(result: GateResult, *, config: dict[str, str] | None = None, secret_keys: tuple[str, ...] = (),
+             stack_tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """The plan of an offline preview run with no pack. ``config`` holds no secret value."""
+    resources = sorted(result.resources, key=lambda r: r.order)
+    doc = {
+        "schemaVersion": PLAN_SCHEMA_VERSION,
+        "tool": {"name": "crossgate", "version": __version__},
+        "project": result.project,
+        "stack": result.stack.rsplit("/", 1)[-1],
+        "config": dict(config or {}),
+        "secretKeys": list(secret_keys),
+        "stackTags": dict(stack_tags or {}),
+        "program": {"ok": not result.errors, "errors": list(result.errors)},
+        "rootUrn": result.root_urn,
+        "resources": [resource_doc(r) for r in resources],
+        "invokes": [{"token": i.token, "placeholder": i.placeholder, "count": i.count} for i in result.invokes],
+        "warnings": list(result.warnings),
+    }
+    return _scrub_all(doc, set(result.secret_values) - _WIRE_STRINGS)
+
+
+def stack_settings(cwd: str, stack: str) -> tuple[dict[str, str], tuple[str, ...], dict[str, str]]:
+    """The config, secret keys and tags the packs' ``ConfigureStack`` gets, secret values unknown."""
+    from .project import load_project, load_stack_config, stack_tags
+
+    project = load_project(cwd)
+    config = load_stack_config(project, stack)
+    plain = {k: (wire.UNKNOWN if v.secret else v.value) for k, v in config.values.items()}
+    secret_keys = tuple(sorted(k for k, v in config.values.items() if v.secret))
+    return plain, secret_keys, stack_tags(project, config)
+
+
+def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> None:
+    """Write the plan of ``result`` to ``path`` (atomically); raise :class:`InputError` if it can't."""
+    config: dict[str, str] = {}
+    secret_keys: tuple[str, ...] = ()
+    tags: dict[str, str] = {}
+    if not result.errors:
+        try:
+            config, secret_keys, tags = stack_settings(cwd, stack)
+        except GateError as exc:
+            result.errors.append(exc.message)
+    try:
+        text = json.dumps(plan_doc(result, config=config, secret_keys=secret_keys, stack_tags=tags),
+                          indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"--plan-out {path}: cannot encode the plan: {exc}") from exc
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write --plan-out {path}: {exc.strerror}") from exc
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise ValueError(f"duplicate key {key!r}")
+        doc[key] = value
+    return doc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _read_text(path: str, where: str, limit: int) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if os.path.islink(path):
+            raise InputError(f"{where} is a symbolic link; pass the file itself") from None
+        raise InputError(f"cannot read {where}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise InputError(f"{where} is not a regular file")
+            data = stream.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {where}: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise InputError(f"{where} is larger than the {limit} bytes a plan may hold")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{where} is not UTF-8 text") from None
+
+
+def _parse(text: str, where: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except ValueError as exc:
+        raise InputError(f"{where} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{where} is nested too deeply") from None
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema)
+
+
+def _validate(doc: Any, where: str) -> None:
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
+    if error is not None:
+        at = "/".join(str(p) for p in error.absolute_path) or "the document"
+        raise InputError(f"{where}: {at}: {_short(error.message)}")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@lru_cache(maxsize=1)
+def _resource_hints() -> dict[str, Any]:
+    return typing.get_type_hints(PlannedResource)
+
+
+class _Mismatch(Exception):
+    """A JSON value that doesn't fit its field's type; ``path`` is filled in on the way out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []
+
+
+def _at(key: Any, convert: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return convert(value)
+    except _Mismatch as exc:
+        exc.path.insert(0, str(key))
+        raise
+
+
+def _scalar(kind: type, message: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if type(value) is kind or (kind is float and type(value) is int):
+            return kind(value) if kind is float else value
+        raise _Mismatch(message)
+    return convert
+
+
+@lru_cache(maxsize=None)
+def _converter(hint: Any) -> Callable[[Any], Any]:
+    """A function that turns a JSON value into the Python type ``hint`` describes, or raises _Mismatch.
+
+    Built once per type: a plan of 10,000 resources converts every field of every resource."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return lambda value: value
+    if origin in (typing.Union, types.UnionType):
+        nullable = type(None) in args
+        options = [_converter(a) for a in args if a is not type(None)]
+
+        def union(value: Any) -> Any:
+            if value is None and nullable:
+                return None
+            error = _Mismatch("has an unsupported value")
+            for option in options:
+                try:
+                    return option(value)
+                except _Mismatch as exc:
+                    error = exc
+            raise error
+        return union
+    if origin in (tuple, list, set, frozenset):
+        build = origin
+        item_hint = args[0] if args else Any
+        item = _converter(item_hint)
+
+        def sequence(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Mismatch("must be a list")
+            if item_hint is str and all(type(v) is str for v in value):
+                return build(value)
+            return build(_at(i, item, v) for i, v in enumerate(value))
+        return sequence
+    if origin in (dict, collections.abc.Mapping) or hint in (dict, collections.abc.Mapping):
+        item = _converter(args[1] if len(args) == 2 else Any)
+
+        def mapping(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _Mismatch("must be an object")
+            return {k: _at(k, item, v) for k, v in value.items()}
+        return mapping
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _record(hint)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        choices = ", ".join(str(m.value) for m in hint)
+
+        def member(value: Any) -> Any:
+            try:
+                return hint(value)
+            except (ValueError, TypeError):
+                raise _Mismatch(f"must be one of {choices}") from None
+        return member
+    simple = {bool: "must be true or false", int: "must be a whole number", float: "must be a number",
+              str: "must be a string"}
+    if hint in simple:
+        return _scalar(hint, simple[hint])
+    raise TypeError(f"the plan reader cannot read a field of type {hint}")
+
+
+def _record(cls: type) -> Callable[[Any], Any]:
+    """A dataclass from an object of its camelCase fields; unknown fields are refused."""
+    hints = typing.get_type_hints(cls)
+    known = {_camel(f.name): (f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls)}
+
+    def record(value: Any) -> Any:
+        if type(value) is not dict:
+            raise _Mismatch("must be an object")
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise _Mismatch(f"has unknown field(s) {', '.join(unknown)}")
+        try:
+            return cls(**{known[k][0]: _at(k, known[k][1], v) for k, v in value.items()})
+        except TypeError as exc:
+            raise _Mismatch(f"is incomplete ({exc})") from None
+    return record
+
+
+def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
+    at = f"{where}: resources/{index}"
+    hints = _resource_hints()
+    fields = {_json_key(f.name): f for f in dataclasses.fields(PlannedResource) if f.name not in _DERIVED}
+    unknown = sorted(set(entry) - set(fields))
+    if unknown:
+        raise InputError(f"{at} has unknown field(s) {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in entry.items():
+        f = fields[key]
+        if f.name == "properties":
+            if not isinstance(value, dict):
+                raise InputError(f"{at}/inputs must be an object")
+            struct = struct_pb2.Struct()
+            try:
+                struct.update(value)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise InputError(f"{at}/inputs holds an unsupported value ({_short(str(exc))})") from None
+            kwargs["properties"] = struct
+            kwargs["has_secrets"] = wire.contains_secret(value)
+        else:
+            try:
+                kwargs[f.name] = _at(key, _converter(hints[f.name]), value)
+            except _Mismatch as exc:
+                raise InputError(f"{at}/{'/'.join(exc.path)} {exc.message}") from None
+    missing = [k for k, f in fields.items()
+               if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise InputError(f"{at} is missing {', '.join(missing)}")
+    try:
+        return PlannedResource(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{at}: {exc}") from None
+
+
+_URN = re.compile(r"^urn:pulumi:(?P<stack>[^:]+)::(?P<project>[^:]+)::.+::", re.S)
+
+
+def _check_consistency(plan: Plan, where: str) -> None:
+    """Duplicate URNs, URNs that disagree with the resource or the plan, dangling references."""
+    seen: set[str] = set()
+    for i, r in enumerate(plan.resources):
+        at = f"{where}: resources/{i}"
+        match = _URN.match(r.urn)
+        if match is None:
+            raise InputError(f"{at}: {r.urn!r} is not a URN")
+        if (match["stack"], match["project"]) != (plan.stack, plan.project):
+            raise InputError(f"{at}: {r.urn} is not in stack {plan.stack} of project {plan.project}")
+        if split_urn(r.urn) != (r.type, r.name):
+            raise InputError(f"{at}: type {r.type!r} and name {r.name!r} don't match its URN {r.urn}")
+        if r.urn in seen:
+            raise InputError(f"{at}: duplicate URN {r.urn}")
+        seen.add(r.urn)
+    for i, r in enumerate(plan.resources):
+        at = f"{where}: resources/{i} ({r.urn})"
+        refs = [("parent", r.parent), ("provider", r.provider.rsplit("::", 1)[0] if r.provider else None)]
+        refs += [("dependencies", d) for d in r.dependencies]
+        refs += [(f"propertyDependencies/{k}", d) for k, deps in r.property_dependencies.items() for d in deps]
+        for what, urn in refs:
+            if urn and urn not in seen:
+                raise InputError(f"{at}: {what} names {urn}, which the plan does not declare")
+        if r.provider and not split_urn(r.provider.rsplit("::", 1)[0])[0].startswith("pulumi:providers:"):
+            raise InputError(f"{at}: provider {r.provider} is not a provider resource")
+    if plan.root_urn and plan.root_urn not in seen:
+        raise InputError(f"{where}: rootUrn {plan.root_urn} is not one of its resources")
+    if plan.program_ok:
+        roots = [r.urn for r in plan.resources if r.type == ROOT_STACK_TYPE]
+        if roots != [plan.root_urn]:
+            raise InputError(f"{where}: a finished program declares exactly one {ROOT_STACK_TYPE}, "
+                             f"and rootUrn names it")
+
+
+def load_plan(path: str, *, limit: int = MAX_PLAN_BYTES) -> Plan:
+    """Read, validate and check a plan file; raise :class:`InputError` naming it if anything is off."""
+    where = f"--plan {path}"
+    doc = _parse(_read_text(path, where, limit), where)
+    if isinstance(doc, dict) and doc.get("schemaVersion") not in (None, PLAN_SCHEMA_VERSION) \
+            and isinstance(doc.get("schemaVersion"), str):
+        raise InputError(f"{where}: plan schemaVersion {doc['schemaVersion']!r} is not supported "
+                         f"(this crossgate reads {PLAN_SCHEMA_VERSION})")
+    _validate(doc, where)
+    program = doc["program"]
+    if program["ok"] == bool(program["errors"]):
+        raise InputError(f"{where}: program: 'ok' must be true exactly when 'errors' is empty")
+    plan = Plan(
+        project=doc["project"], stack=doc["stack"],
+        resources=[_resource(entry, i, where) for i, entry in enumerate(doc["resources"])],
+        root_urn=doc["rootUrn"],
+        invokes=[InvokeAnswer(i["token"], i["placeholder"], i["count"]) for i in doc["invokes"]],
+        warnings=list(doc["warnings"]), errors=list(program["errors"]),
+        config=dict(doc["config"]), secret_keys=tuple(doc["secretKeys"]), stack_tags=dict(doc["stackTags"]))
+    _check_consistency(plan, where)
+    return plan
