@@ -134,6 +134,30 @@ class _LazyList(list):
         return value
 
 
+def _no_provider():
+    return None
+
+
+class _Options:
+    """A resource's options as pulumi-policy reads them, rebuilt per policy from values read once.
+
+    The protobuf containers (ignoreChanges, aliases, additionalSecretOutputs) are shared by every
+    policy of a request, as in pulumi-policy; the option objects themselves are each policy's own.
+    """
+
+    __slots__ = ("_cls", "_timeouts_cls", "_values", "_timeouts", "_tail")
+
+    def __init__(self, first, sdk) -> None:
+        self._cls, self._timeouts_cls = type(first), type(first.custom_timeouts)
+        self._values = (first.protect, first.ignore_changes, first.delete_before_replace, first.aliases)
+        t = first.custom_timeouts
+        self._timeouts = (t.create_seconds, t.update_seconds, t.delete_seconds)
+        self._tail = (first.additional_secret_outputs, first.parent)
+
+    def __call__(self):
+        return self._cls(*self._values, self._timeouts_cls(*self._timeouts), *self._tail)
+
+
 # -- the servicer ----------------------------------------------------------------------------------
 
 def _fast_servicer(sdk):
@@ -177,7 +201,7 @@ def _fast_servicer(sdk):
             self._configure_runtime_settings()
             response = sdk.proto.AnalyzeResponse()
             tags = getattr(self, private + "stack_tags")
-            source = None
+            shared = None
             for policy, reported in self._active(sdk.ResourceValidationPolicy):
                 if not policy.has_validation():
                     response.not_applicable.append(sdk.proto.PolicyNotApplicable(
@@ -185,19 +209,17 @@ def _fast_servicer(sdk):
                     continue
                 report = self._create_report_violation(response, policy.name, policy.description, reported,
                                                        policy.severity)
-                source = source or _Source(request.properties, sdk)
-                args = sdk.ResourceValidationArgs(
-                    request.type, source.view(), request.urn, request.name, self._get_resource_options(request),
-                    self._get_provider_resource(request), self._get_policy_config(policy.name), tags)
+                source, options, provider = shared = shared or self._shared(request)
+                args = sdk.ResourceValidationArgs(request.type, source.view(), request.urn, request.name, options(),
+                                                  provider(), self._get_policy_config(policy.name), tags)
                 self._validate(policy, args, report, response)
             return response
 
-        def _stack(self, request, sources):
+        def _stack(self, request, shared):
             """Fresh PolicyResources for one policy, linked by parent and dependencies."""
             built, by_urn = [], {}
-            for r, source in zip(request.resources, sources):
-                resource = sdk.PolicyResource(r.type, source.view(), r.urn, r.name, self._get_resource_options(r),
-                                              self._get_provider_resource(r), None, [], {})
+            for r, (source, options, provider) in zip(request.resources, shared):
+                resource = sdk.PolicyResource(r.type, source.view(), r.urn, r.name, options(), provider(), None, [], {})
                 built.append((resource, r))
                 by_urn[r.urn] = resource
             for resource, r in built:
@@ -208,17 +230,27 @@ def _fast_servicer(sdk):
                     resource.property_dependencies[prop] = [by_urn[d] for d in deps.urns if d in by_urn]
             return [resource for resource, _ in built]
 
+        def _shared(self, r):
+            """What every policy needs of resource ``r`` (properties, options, provider), read from protobuf once."""
+            options = _Options(self._get_resource_options(r), sdk)
+            if not r.HasField("provider"):
+                return _Source(r.properties, sdk), options, _no_provider
+            prov = r.provider
+            props = _Source(prov.properties, sdk)
+            return (_Source(r.properties, sdk), options,
+                    lambda: sdk.PolicyProviderResource(prov.type, props.view(), prov.urn, prov.name))
+
         def AnalyzeStack(self, request, _context):
             self._configure_runtime_settings()
             response = sdk.proto.AnalyzeResponse()
             tags = getattr(self, private + "stack_tags")
-            sources = None
+            shared = None
             for policy, reported in self._active(sdk.StackValidationPolicy):
                 report = self._create_report_violation(response, policy.name, policy.description, reported,
                                                        policy.severity)
-                if sources is None:
-                    sources = [_Source(r.properties, sdk) for r in request.resources]
-                args = sdk.StackValidationArgs(self._stack(request, sources), self._get_policy_config(policy.name),
+                if shared is None:
+                    shared = [self._shared(r) for r in request.resources]
+                args = sdk.StackValidationArgs(self._stack(request, shared), self._get_policy_config(policy.name),
                                                tags)
                 self._validate(policy, args, report, response)
             return response
