@@ -7,7 +7,7 @@ Measures, side by side, on generated azure-native programs of about N resources:
 (c) the full gate with the project's pack (and, with ``--stock-servicer``, the same gate with its
     packs served by pulumi-policy's own servicer, ``python -m pulumi.policy``, as the CLI runs them);
 (d) the reference stack end to end against its floor (the same imports, nothing run);
-(e) Checkov (the optional extra ``bench``, which ``make bench`` installs) scanning the same plan
+(e) Checkov (the optional extra ``bench``, which ``make bench`` installs into ``.venv/checkov``) scanning the same plan
     exported as an ARM template (``checkov -f <template> --framework arm``), in the same runs.
 
 Every measurement is a fresh process tree, timed in a wrapper that also reports the peak RSS of the
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,18 @@ process.DEFAULT_HOST = "stock"
 from crossgate.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-CHECKOV_VERSION = "3.3.30"
+#: The Checkov the issue compares against: the pin of the optional extra ``bench`` in pyproject.toml.
+CHECKOV_VERSION = next(iter(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+                            ["project"]["optional-dependencies"]["bench"])).split("==")[-1]
+
+
+def find_checkov() -> str | None:
+    """Checkov from its own virtualenv beside this interpreter's (``make bench`` makes it), or this one's."""
+    here = Path(sys.executable).parent
+    for candidate in (here.parent / "checkov" / "bin" / "checkov", here / "checkov"):
+        if candidate.exists():
+            return str(candidate)
+    return None
 
 
 class MeasurementError(RuntimeError):
@@ -156,8 +168,7 @@ class Bench:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
         self.counter = 0
         self.documents: dict[int, dict[str, Any]] = {}
-        checkov = Path(sys.executable).with_name("checkov")
-        self.checkov = str(checkov) if checkov.exists() else None
+        self.checkov = find_checkov()
         self.results: dict[str, Any] = {
             "meta": {
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -325,8 +336,8 @@ class Bench:
     def measure_checkov(self, size: int) -> dict[str, Any]:
         """One timed Checkov scan of the size's plan as an ARM template; fails unless it really scanned."""
         if self.checkov is None:
-            raise MeasurementError(f"Checkov is not installed in {Path(sys.executable).parent}: not measured "
-                                   f"(`make bench` installs it: pip install -e '.[bench]', checkov=={CHECKOV_VERSION})")
+            raise MeasurementError("Checkov is not installed: not measured (`make bench` installs the extra 'bench', "
+                                   f"checkov=={CHECKOV_VERSION}, into .venv/checkov)")
         document = self.documents.get(size)
         if document is None:
             raise MeasurementError("no plan to export: (b) and (c) failed, so Checkov was not measured")
@@ -351,6 +362,8 @@ class Bench:
                                    sample.to_json())
         version = summary.get("checkov_version")
         self.results["meta"]["checkov"] = version
+        if version != CHECKOV_VERSION:
+            raise MeasurementError(f"Checkov {version} ran, not the pinned {CHECKOV_VERSION}", sample.to_json())
         return sample.to_json() | {"checkov_summary": summary}
 
     def measure_uncapped(self, program: Path, size: int, resources: int) -> dict[str, Any]:
