@@ -215,20 +215,33 @@ def _fast_servicer(sdk):
                 self._validate(policy, args, report, response)
             return response
 
-        def _stack(self, request, shared):
+        def _stack_plan(self, request):
+            """Each resource's identity, shared reads and links (as indexes), read from the request once."""
+            resources = list(request.resources)
+            index = {r.urn: i for i, r in enumerate(resources)}  # a repeated URN means its last resource
+            entries, links = [], []
+            for r in resources:
+                entries.append((r.type, r.urn, r.name, *self._shared(r)))
+                links.append((index.get(r.parent),
+                              [index[d] for d in r.dependencies if d in index],
+                              [(prop, [index[d] for d in deps.urns if d in index])
+                               for prop, deps in r.propertyDependencies.items()]))
+            return entries, links
+
+        @staticmethod
+        def _stack(plan):
             """Fresh PolicyResources for one policy, linked by parent and dependencies."""
-            built, by_urn = [], {}
-            for r, (source, options, provider) in zip(request.resources, shared):
-                resource = sdk.PolicyResource(r.type, source.view(), r.urn, r.name, options(), provider(), None, [], {})
-                built.append((resource, r))
-                by_urn[r.urn] = resource
-            for resource, r in built:
-                if r.parent in by_urn:
-                    resource.parent = by_urn[r.parent]
-                resource.dependencies.extend(by_urn[d] for d in r.dependencies if d in by_urn)
-                for prop, deps in r.propertyDependencies.items():
-                    resource.property_dependencies[prop] = [by_urn[d] for d in deps.urns if d in by_urn]
-            return [resource for resource, _ in built]
+            entries, links = plan
+            built = [sdk.PolicyResource(rtype, source.view(), urn, name, options(), provider(), None, [], {})
+                     for rtype, urn, name, source, options, provider in entries]
+            for resource, (parent, deps, prop_deps) in zip(built, links):
+                if parent is not None:
+                    resource.parent = built[parent]
+                if deps:
+                    resource.dependencies.extend([built[d] for d in deps])
+                for prop, targets in prop_deps:
+                    resource.property_dependencies[prop] = [built[d] for d in targets]
+            return built
 
         def _shared(self, r):
             """What every policy needs of resource ``r`` (properties, options, provider), read from protobuf once."""
@@ -244,14 +257,12 @@ def _fast_servicer(sdk):
             self._configure_runtime_settings()
             response = sdk.proto.AnalyzeResponse()
             tags = getattr(self, private + "stack_tags")
-            shared = None
+            plan = None
             for policy, reported in self._active(sdk.StackValidationPolicy):
                 report = self._create_report_violation(response, policy.name, policy.description, reported,
                                                        policy.severity)
-                if shared is None:
-                    shared = [self._shared(r) for r in request.resources]
-                args = sdk.StackValidationArgs(self._stack(request, shared), self._get_policy_config(policy.name),
-                                               tags)
+                plan = plan or self._stack_plan(request)
+                args = sdk.StackValidationArgs(self._stack(plan), self._get_policy_config(policy.name), tags)
                 self._validate(policy, args, report, response)
             return response
 
