@@ -377,6 +377,8 @@ class Gate:
                 elif pack.info is not None:
                     self.result.packs.append(pack.info)
                     self.result.downgrades.extend(pack.downgrades)
+                    self.result.warnings.extend(dict.fromkeys(
+                        p.fallback_warning for p in pack.procs if p.fallback_warning))
             for future in list(self._futures):
                 remaining = max(0.0, self.deadline - time.monotonic())
                 try:
