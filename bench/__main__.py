@@ -4,8 +4,11 @@ Measures, side by side, on generated azure-native programs of about N resources:
 
 (a) the SDK's stock mocks (``pulumi.runtime.set_mocks``) registering the program;
 (b) crossgate's runner alone (``crossgate preview`` with no pack);
-(c) the full gate with the project's pack;
-(d) the reference stack end to end against its floor (the same imports, nothing run).
+(c) the full gate with the project's pack (and, with ``--stock-servicer``, the same gate with its
+    packs served by pulumi-policy's own servicer, ``python -m pulumi.policy``, as the CLI runs them);
+(d) the reference stack end to end against its floor (the same imports, nothing run);
+(e) Checkov (the optional extra ``bench``, which ``make bench`` installs into ``.venv/checkov``) scanning the same plan
+    exported as an ARM template (``checkov -f <template> --framework arm``), in the same runs.
 
 Every measurement is a fresh process tree, timed in a wrapper that also reports the peak RSS of the
 largest process. Prints a table and the targets, and writes JSON (``--json``).
@@ -22,10 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from . import floor, measure, report
+from . import arm, floor, measure, report
 from .generate import STACK, generate, layout_for, stack_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +50,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="smoke check: sizes 100,1000 and 1 run (unless --sizes/--runs say otherwise)")
     p.add_argument("--skip-stock", action="store_true", help="don't run the SDK's stock mocks (a)")
     p.add_argument("--skip-reference", action="store_true", help="don't measure the reference stack (d)")
+    p.add_argument("--skip-checkov", action="store_true",
+                   help="don't run Checkov (e); its target rows then read FAIL (not measured)")
+    p.add_argument("--stock-servicer", action="store_true",
+                   help="also run (c) with packs served by pulumi-policy's own servicer, for comparison")
     p.add_argument("--stock-large", choices=("once", "extrapolate"), default="once",
                    help=f"stock mocks above {STOCK_LARGE} resources: measure once (default) or extrapolate "
                         "from the marginal cost between the smaller sizes")
@@ -87,6 +95,29 @@ engine.Gate.__init__ = _uncapped
 from crossgate.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+
+
+#: ``crossgate`` with its packs launched as the Pulumi CLI launches them (``python -m pulumi.policy``,
+#: pulumi-policy's own servicer) instead of crossgate's pack host: the comparison row (c').
+STOCK_SERVICER_DRIVER = """
+import sys
+import crossgate.packs.process as process
+process.DEFAULT_HOST = "stock"
+from crossgate.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+#: The Checkov the issue compares against: the pin of the optional extra ``bench`` in pyproject.toml.
+CHECKOV_VERSION = next(iter(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+                            ["project"]["optional-dependencies"]["bench"])).split("==")[-1]
+
+
+def find_checkov() -> str | None:
+    """Checkov from its own virtualenv beside this interpreter's (``make bench`` makes it), or this one's."""
+    here = Path(sys.executable).parent
+    for candidate in (here.parent / "checkov" / "bin" / "checkov", here / "checkov"):
+        if candidate.exists():
+            return str(candidate)
+    return None
 
 
 class MeasurementError(RuntimeError):
@@ -136,6 +167,8 @@ class Bench:
         self.pack, self.pack_note = choose_pack(args.pack)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
         self.counter = 0
+        self.documents: dict[int, dict[str, Any]] = {}
+        self.checkov = find_checkov()
         self.results: dict[str, Any] = {
             "meta": {
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -154,7 +187,7 @@ class Bench:
                 "crossgate": " ".join(self.crossgate),
             },
             "programs": {},
-            "measurements": {"stock": {}, "runner": {}, "gate": {}},
+            "measurements": {mode: {} for mode in report.MODES},
             "derived": {},
         }
 
@@ -265,12 +298,18 @@ class Bench:
                             raise MeasurementError(f"the mocks saw {seen['resources']} resources, expected "
                                                    f"{resources - 2}", sample.to_json())
                         entry = sample.to_json() | {"driver": seen}
+                    elif mode == "checkov":
+                        entry = self.measure_checkov(size)
                     else:
-                        pack = self.pack if mode == "gate" else None
-                        entry, doc = self._preview_sample(self.preview_cmd(program, STACK, pack), program,
-                                                          f"{mode}-{size}", resources,
-                                                          (0, 1) if mode == "gate" else (0,))
-                        if doc is not None and mode == "gate":
+                        pack = None if mode == "runner" else self.pack
+                        cmd = self.preview_cmd(program, STACK, pack)
+                        if mode == "gate_stock":
+                            cmd = [sys.executable, "-c", STOCK_SERVICER_DRIVER, *cmd[len(self.crossgate):]]
+                        entry, doc = self._preview_sample(cmd, program, f"{mode}-{size}", resources,
+                                                          (0,) if mode == "runner" else (0, 1))
+                        if doc is not None:
+                            self.documents.setdefault(size, doc)
+                        if doc is not None and mode != "runner":
                             summaries[mode] = doc.get("summary")
                 except (MeasurementError, subprocess.TimeoutExpired) as exc:
                     errors[mode] = str(exc)
@@ -293,6 +332,39 @@ class Bench:
                 slot[str(size)] = report.summarise(samples[mode], resources)
                 if mode in summaries:
                     slot[str(size)]["summary"] = summaries[mode]
+
+    def measure_checkov(self, size: int) -> dict[str, Any]:
+        """One timed Checkov scan of the size's plan as an ARM template; fails unless it really scanned."""
+        if self.checkov is None:
+            raise MeasurementError("Checkov is not installed: not measured (`make bench` installs the extra 'bench', "
+                                   f"checkov=={CHECKOV_VERSION}, into .venv/checkov)")
+        document = self.documents.get(size)
+        if document is None:
+            raise MeasurementError("no plan to export: (b) and (c) failed, so Checkov was not measured")
+        template = self.workdir / f"arm-{size}.json"
+        if not template.exists():
+            self.results["programs"][str(size)]["arm_resources"] = arm.write(document, template)
+        # No network: the scan must not wait on Prisma Cloud's guideline download.
+        env = self.env | {"BC_SKIP_MAPPING": "TRUE", "CKV_NO_OUTPUT_COLOR": "1"}
+        sample = self._run([self.checkov, "-f", str(template), "--framework", "arm", "--quiet", "--compact",
+                            "-o", "json", "--soft-fail", "--skip-download"], self.workdir, f"checkov-{size}", env=env)
+        try:
+            doc = json.loads(Path(sample.stdout).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise MeasurementError(f"Checkov exit code {sample.rc}, no JSON report ({exc}): "
+                                   f"{measure.tail(sample.stderr, 400)}", sample.to_json()) from None
+        doc = doc[0] if isinstance(doc, list) and doc else doc
+        doc = doc if isinstance(doc, dict) else {}
+        summary = doc.get("summary") or {}
+        if sample.rc != 0 or doc.get("check_type") != "arm" or not summary.get("resource_count") \
+                or summary.get("parsing_errors"):
+            raise MeasurementError(f"Checkov did not scan the template (exit code {sample.rc}, summary {summary})",
+                                   sample.to_json())
+        version = summary.get("checkov_version")
+        self.results["meta"]["checkov"] = version
+        if version != CHECKOV_VERSION:
+            raise MeasurementError(f"Checkov {version} ran, not the pinned {CHECKOV_VERSION}", sample.to_json())
+        return sample.to_json() | {"checkov_summary": summary}
 
     def measure_uncapped(self, program: Path, size: int, resources: int) -> dict[str, Any]:
         """One more run of a gate that hit the 60 s per-call timeout, with that timeout raised."""
@@ -324,7 +396,8 @@ class Bench:
             self.measure_reference()
         large_stock: list[int] = []
         for size, (program, resources) in programs.items():
-            modes = ["runner", "gate"]
+            modes = ["runner", "gate"] + (["gate_stock"] if args.stock_servicer else []) + (
+                [] if args.skip_checkov else ["checkov"])
             if not args.skip_stock:
                 if resources <= STOCK_LARGE:
                     modes.insert(0, "stock")
@@ -350,6 +423,10 @@ class Bench:
     def derive(self) -> None:
         m, d = self.results["measurements"], self.results["derived"]
         d["marginal_ms"] = {mode: report.slopes(m[mode]) for mode in report.MODES}
+        d["gate_over_checkov"] = {
+            size: m["gate"][size]["median_s"] / m["checkov"][size]["median_s"]
+            for size in m["gate"] if size in m["checkov"]
+            and not m["gate"][size].get("error") and not m["checkov"][size].get("error")}
         d["stock_over_runner"] = {
             size: m["stock"][size]["median_s"] / m["runner"][size]["median_s"]
             for size in m["stock"] if size in m["runner"]

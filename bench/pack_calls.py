@@ -1,6 +1,7 @@
 """``python -m bench.pack_calls``: the cost of starting a pack and of one Analyze round trip.
 
-Starts the pack the way crossgate does (``python -u -m pulumi.policy``), times start-up until the
+Starts the pack the way crossgate does (its pack host; ``--host stock``: ``python -u -m pulumi.policy``
+as the Pulumi CLI does), times start-up until the
 port accepts connections, then times Analyze calls for one resource through crossgate's client.
 """
 
@@ -28,16 +29,18 @@ def main() -> None:
     parser.add_argument("--pack", default=str(REPO / "policies"))
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--host", choices=("crossgate", "stock"), default="crossgate",
+                        help="crossgate's pack host (default) or `python -m pulumi.policy`, as the CLI runs packs")
     args = parser.parse_args()
     manifest = read_manifest(args.pack)
     starts = []
     for _ in range(args.starts):
-        proc = PackProcess(manifest, StackIdentity("bench", "bench"), call_timeout=60)
+        proc = PackProcess(manifest, StackIdentity("bench", "bench"), call_timeout=60, host=args.host)
         began = time.monotonic()
         proc.start(time.monotonic() + 60)
         starts.append(time.monotonic() - began)
         proc.stop()
-    proc = PackProcess(manifest, StackIdentity("bench", "bench"), call_timeout=60)
+    proc = PackProcess(manifest, StackIdentity("bench", "bench"), call_timeout=60, host=args.host)
     proc.start(time.monotonic() + 60)
     try:
         proc.configure_stack()
@@ -56,7 +59,8 @@ def main() -> None:
     finally:
         proc.stop()
     resource_policies = sum(1 for p in info.policies if p.policy_type == 1)
-    print(f"pack {info.name} ({len(info.policies)} policies, {resource_policies} resource policies)")
+    print(f"pack {info.name} ({len(info.policies)} policies, {resource_policies} resource policies), "
+          f"served by {proc.servicer} ({args.host} launcher)")
     print(f"start-up until the port accepts connections: median {statistics.median(starts):.3f} s "
           f"over {len(starts)} starts (min {min(starts):.3f}, max {max(starts):.3f})")
     print(f"one Analyze round trip (a storage account): median {statistics.median(calls) * 1000:.2f} ms, "

@@ -179,6 +179,8 @@ class Gate:
                     self.record_error(pack.error)
                 elif pack.info is not None:
                     self.collector.add_pack(pack.info, pack.downgrades)
+                    header.warnings.extend(dict.fromkeys(
+                        p.fallback_warning for p in pack.procs if p.fallback_warning))
             for future in list(self._futures):
                 remaining = max(0.0, self.deadline - time.monotonic())
                 try:

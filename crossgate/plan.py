@@ -147,7 +147,10 @@ def resource_doc(resource: PlannedResource) -> dict[str, Any]:
         if f.name in _DERIVED:
             continue
         value = getattr(resource, f.name)
-        doc[_json_key(f.name)] = _blind(MessageToDict(value)) if f.name == "properties" else _encode(value)
+        if isinstance(value, struct_pb2.Struct):  # wire values: inputs, a provider's inputs
+            doc[_json_key(f.name)] = _blind(MessageToDict(value))
+        else:
+            doc[_json_key(f.name)] = _encode(value)
     return doc
 
 
@@ -387,6 +390,16 @@ def _record(cls: type) -> Callable[[Any], Any]:
     return record
 
 
+def _struct_fields() -> frozenset[str]:
+    """PlannedResource fields that hold wire values (a protobuf Struct): written blinded, read back as Structs."""
+    hints = _resource_hints()
+    return frozenset(name for name, hint in hints.items()
+                     if hint is struct_pb2.Struct or struct_pb2.Struct in typing.get_args(hint))
+
+
+_STRUCT_FIELDS = _struct_fields()
+
+
 def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
     at = f"{where}: resources/{index}"
     hints = _resource_hints()
@@ -397,16 +410,20 @@ def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
     kwargs: dict[str, Any] = {}
     for key, value in entry.items():
         f = fields[key]
-        if f.name == "properties":
+        if f.name in _STRUCT_FIELDS:
+            if value is None and f.name != "properties":
+                kwargs[f.name] = None
+                continue
             if not isinstance(value, dict):
-                raise InputError(f"{at}/inputs must be an object")
+                raise InputError(f"{at}/{key} must be an object")
             struct = struct_pb2.Struct()
             try:
                 struct.update(value)
             except (TypeError, ValueError, RecursionError) as exc:
-                raise InputError(f"{at}/inputs holds an unsupported value ({_short(str(exc))})") from None
-            kwargs["properties"] = struct
-            kwargs["has_secrets"] = wire.contains_secret(value)
+                raise InputError(f"{at}/{key} holds an unsupported value ({_short(str(exc))})") from None
+            kwargs[f.name] = struct
+            if f.name == "properties":
+                kwargs["has_secrets"] = wire.contains_secret(value)
         else:
             try:
                 kwargs[f.name] = _at(key, _converter(hints[f.name]), value)

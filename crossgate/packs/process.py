@@ -1,9 +1,14 @@
-"""Launching a Python policy pack exactly as the Pulumi CLI does, and talking Analyzer gRPC to it.
+"""Launching a Python policy pack as the Pulumi CLI does, and talking Analyzer gRPC to it.
 
-``python -u -m pulumi.policy <engine-address> <pack-dir>`` with the working directory set to the
-pack, the pack's virtualenv when ``PulumiPolicy.yaml`` names one, and the stack's identity in
-``PULUMI_CONFIG``, ``PULUMI_PROJECT``, ``PULUMI_STACK`` and ``PULUMI_DRY_RUN``. The pack prints its
-port and serves until killed; every path out of here kills it.
+The CLI runs ``python -u -m pulumi.policy <engine-address> <pack-dir>`` with the working directory
+set to the pack, the pack's virtualenv when ``PulumiPolicy.yaml`` names one, and the stack's
+identity in ``PULUMI_CONFIG``, ``PULUMI_PROJECT``, ``PULUMI_STACK`` and ``PULUMI_DRY_RUN``. crossgate
+does the same with its own host script in place of ``-m pulumi.policy`` (``_pack_host.py``, run by
+path in the pack's interpreter): it runs the pack's ``__main__.py`` as ``pulumi.policy`` would and
+serves the same Analyzer service, deserialising each resource once per request instead of once per
+policy. Its first line says whether it could (``fast``) or fell back to pulumi-policy's own servicer
+(``stock``); a fallback is reported with the results. The pack prints its port and serves until
+killed; every path out of here kills it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ from ..project import virtualenv_python
 
 #: Address passed as the engine's. The pack's runtime never dials it during analysis.
 ENGINE_ADDRESS = "127.0.0.1:0"
+#: The Pulumi SDK's and engine's gRPC message limit (``_MAX_RPC_MESSAGE_SIZE``, 400 MB), used in both
+#: directions on every channel crossgate opens and by the pack host's server.
+MAX_MESSAGE_BYTES = 400 * 1024 * 1024
+GRPC_OPTIONS = (("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES))
+#: crossgate's pack host, run by path in the pack's interpreter (which may not have crossgate).
+HOST_SCRIPT = Path(__file__).resolve().with_name("_pack_host.py")
+HOST_BANNER = b"crossgate-pack-host "
+#: How packs are launched: "crossgate" (the host above) or "stock" (``-m pulumi.policy``, as the CLI).
+DEFAULT_HOST = "crossgate"
 _VERSION_RE = re.compile(r"^[0-9A-Za-z.+-]+$")
 
 
@@ -98,10 +113,18 @@ class StackIdentity:
 class PackProcess:
     """One running pack server. Use as a context manager; :meth:`stop` is idempotent."""
 
-    def __init__(self, manifest: PackManifest, identity: StackIdentity, *, call_timeout: float) -> None:
+    def __init__(self, manifest: PackManifest, identity: StackIdentity, *, call_timeout: float,
+                 host: str | None = None) -> None:
         self.manifest = manifest
         self.identity = identity
         self.call_timeout = call_timeout
+        self.host = host or DEFAULT_HOST
+        if self.host not in ("crossgate", "stock"):
+            raise ValueError(f"unknown pack host {self.host!r}")
+        #: How the pack is served: "fast", "stock" (the host fell back) or "pulumi.policy" (not hosted).
+        self.servicer = "pulumi.policy"
+        self.servicer_note = ""
+        self._pending = b""
         self._proc: subprocess.Popen[bytes] | None = None
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
@@ -131,8 +154,9 @@ class PackProcess:
             "PULUMI_DRY_RUN": "true",
         })
         try:
+            launcher = ["-m", "pulumi.policy"] if self.host == "stock" else [str(HOST_SCRIPT)]
             self._proc = subprocess.Popen(
-                [self.manifest.interpreter, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.manifest.path)],
+                [self.manifest.interpreter, "-u", *launcher, ENGINE_ADDRESS, str(self.manifest.path)],
                 cwd=self.manifest.path,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -145,7 +169,7 @@ class PackProcess:
         port = self._read_port(deadline)
         # Whatever policies print must not fill the pipe and stall the pack.
         threading.Thread(target=self._drain_stdout, daemon=True, name=f"drain-{self.label}").start()
-        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=list(GRPC_OPTIONS))
         ready = grpc.channel_ready_future(self._channel)
         while True:
             try:
@@ -161,11 +185,20 @@ class PackProcess:
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
         self.startup_seconds = time.monotonic() - started
 
-    def _read_port(self, deadline: float) -> int:
+    @property
+    def fallback_warning(self) -> str | None:
+        """Why this pack was not served by the fast servicer, when crossgate's host fell back."""
+        if self.servicer != "stock":
+            return None
+        return (f"{self.label}: served by pulumi-policy's own servicer ({self.servicer_note}); the results are "
+                "the same, evaluation is slower")
+
+    def _read_line(self, deadline: float) -> bytes:
+        """The next line of the pack's stdout (without its newline), or what there was at end of output."""
         assert self._proc is not None and self._proc.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(self._proc.stdout, selectors.EVENT_READ)
-        data = b""
+        data = self._pending
         while b"\n" not in data:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -178,17 +211,36 @@ class PackProcess:
             if not chunk:
                 break
             data += chunk
-        line = data.split(b"\n", 1)[0].strip()
+        line, _, self._pending = data.partition(b"\n")
+        return line
+
+    def _read_banner(self, deadline: float) -> None:
+        line = self._read_line(deadline)
+        if not line.startswith(HOST_BANNER):
+            self._fail_start(line)
+        mode, _, note = line[len(HOST_BANNER):].decode("utf-8", "replace").partition(" ")
+        if mode not in ("fast", "stock"):
+            raise PackError(f"{self.label}: crossgate's pack host said {line[:80]!r}", detail=self.stderr_tail())
+        self.servicer, self.servicer_note = mode, note.strip()
+
+    def _read_port(self, deadline: float) -> int:
+        if self.host == "crossgate":
+            self._read_banner(deadline)
+        line = self._read_line(deadline).strip()
         if not line.isdigit():
-            # At end of output the process may not be reaped yet; its exit code names the cause.
-            code = None if self._alive_after_error() else self._proc.returncode
-            tail = self.stderr_tail()
-            last = tail.strip().splitlines()[-1] if tail.strip() else ""
-            if code is not None:
-                raise PackError(f"{self.label} exited with code {code} at start" + (f": {last}" if last else ""),
-                                detail=tail)
-            raise PackError(f"{self.label} printed {line[:60]!r} instead of a port", detail=tail)
+            self._fail_start(line)
         return int(line)
+
+    def _fail_start(self, line: bytes) -> None:
+        assert self._proc is not None
+        # At end of output the process may not be reaped yet; its exit code names the cause.
+        code = None if self._alive_after_error() else self._proc.returncode
+        tail = self.stderr_tail()
+        last = tail.strip().splitlines()[-1] if tail.strip() else ""
+        if code is not None:
+            raise PackError(f"{self.label} exited with code {code} at start" + (f": {last}" if last else ""),
+                            detail=tail)
+        raise PackError(f"{self.label} printed {line.strip()[:60]!r} instead of a port", detail=tail)
 
     def _drain_stdout(self) -> None:
         proc = self._proc

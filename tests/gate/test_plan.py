@@ -387,6 +387,9 @@ def test_every_planned_resource_field_round_trips_through_the_plan():
         if f.name == "properties":
             values[f.name] = struct_pb2.Struct()
             values[f.name].update({"a": [1.0, {"b": "c"}], "pw": plan_module.wire.make_secret(plan_module.wire.UNKNOWN)})
+        elif hints[f.name] is not struct_pb2.Struct and struct_pb2.Struct in typing.get_args(hints[f.name]):
+            values[f.name] = struct_pb2.Struct()  # another wire value (a provider's inputs)
+            values[f.name].update({"region": "westeurope", "pw": plan_module.wire.make_secret(plan_module.wire.UNKNOWN)})
         elif f.name == "has_secrets":
             values[f.name] = True
         else:

@@ -1,0 +1,343 @@
+"""crossgate's host for a Python policy pack: ``python -u _pack_host.py <engine-address> <pack-dir>``.
+
+Runs in the pack's own interpreter, which need not have crossgate installed, so it imports only the
+standard library, the pulumi SDK and the pack's own pulumi-policy. It does what
+``python -m pulumi.policy`` does (apply ``PULUMI_CONFIG`` and the stack settings, then run the pack's
+``__main__.py`` with ``runpy``; the pack's ``PolicyPack(...)`` prints its port and serves), and
+changes how the Analyzer service is served, never what it answers:
+
+* the gRPC server accepts and sends messages up to 400 MB, the Pulumi SDK's and engine's limit;
+* ``Analyze`` and ``AnalyzeStack`` turn each resource's properties from protobuf into Python once per
+  request, not once per policy. Each policy still reads its own copy, wrapped in pulumi-policy's own
+  unknown-checking proxies; the copy is made as the policy reads it, so no policy sees another's
+  mutation and a policy that reads one field pays for one field.
+
+Before the pack runs, the first line on stdout names the servicer that will serve it:
+``crossgate-pack-host fast pulumi-policy <version>``, or ``crossgate-pack-host stock <reason>`` when
+this pulumi-policy is not one this host was checked against (then the pack runs exactly as under
+``python -m pulumi.policy``, with pulumi-policy's own servicer).
+"""
+
+import os
+import sys
+
+# `python -m pulumi.policy` starts with the working directory (the pack) first on sys.path; a script
+# starts with its own folder, whose modules must never shadow the pack's.
+sys.path[0] = os.getcwd()
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import runpy  # noqa: E402
+import traceback  # noqa: E402
+from inspect import isawaitable, signature  # noqa: E402
+
+BANNER = "crossgate-pack-host"
+MAX_MESSAGE_BYTES = 400 * 1024 * 1024
+GRPC_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+#: pulumi-policy releases whose servicer this host was compared against (major, minor).
+KNOWN_RELEASES = {(1, 21)}
+_SERVICER_HELPERS = ("_configure_runtime_settings", "_get_enforcement_level", "_create_report_violation",
+                     "_map_enforcement_level", "_get_resource_options", "_get_provider_resource",
+                     "_get_policy_config")
+_MODULE_NAMES = ("_PolicyAnalyzerServicer", "_GRPC_CHANNEL_OPTIONS", "_NotApplicableError", "EnforcementLevel",
+                 "ResourceValidationPolicy", "StackValidationPolicy", "ResourceValidationArgs",
+                 "StackValidationArgs", "PolicyResource", "UnknownValueError", "deserialize_properties",
+                 "unknown_checking_proxy", "json_format", "proto")
+
+
+# -- a policy's own copy of a resource's properties, made as it reads ------------------------------
+
+class _Source:
+    """One resource's properties, deserialised once; hands each policy a private, lazily copied view."""
+
+    __slots__ = ("plain", "_struct", "_deserialise", "_proxy")
+
+    def __init__(self, struct, sdk) -> None:
+        self._struct = struct
+        self._deserialise = lambda: sdk.deserialize_properties(sdk.json_format.MessageToDict(struct))
+        self._proxy = sdk.unknown_checking_proxy
+        self.plain = self._deserialise()
+        # Assets and archives are objects a policy could change in place: such a resource is
+        # deserialised afresh for every policy, as pulumi-policy does.
+        if not _is_plain(self.plain):
+            self.plain = None
+
+    def view(self):
+        if self.plain is None:
+            return self._proxy(self._deserialise())
+        return _wrap(self.plain, [], _PROXIES)
+
+
+_SCALARS = (str, float, int, bool, type(None))
+_PROXIES = {}
+
+
+def _is_plain(value) -> bool:
+    kind = type(value)
+    if kind is dict:
+        return all(_is_plain(v) for v in value.values())
+    if kind is list:
+        return all(_is_plain(v) for v in value)
+    return kind in _SCALARS
+
+
+def _wrap(value, path, proxies):
+    if type(value) is dict:
+        return proxies["dict"](_LazyDict(value, path), path)
+    return proxies["list"](_LazyList(value, path), path)
+
+
+class _LazyDict(dict):
+    """A shallow copy of a shared mapping; a nested container is copied when first read.
+
+    It is the target of a pulumi-policy ``_DictProxy``, so a policy reads it only through that proxy
+    (which also writes into it); the shared original is never written.
+    """
+
+    __slots__ = ("_source", "_path")
+
+    def __init__(self, source, path) -> None:
+        super().__init__(source)
+        self._source = source
+        self._path = path
+
+    def __getitem__(self, key):
+        value = dict.__getitem__(self, key)
+        kind = type(value)
+        if (kind is dict or kind is list) and value is self._source.get(key):
+            value = _wrap(value, [*self._path, str(key)], _PROXIES)
+            dict.__setitem__(self, key, value)
+        return value
+
+
+class _LazyList(list):
+    """As :class:`_LazyDict`, for a sequence (which a policy can read but not change)."""
+
+    __slots__ = ("_source", "_path")
+
+    def __init__(self, source, path) -> None:
+        super().__init__(source)
+        self._source = source
+        self._path = path
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        value = list.__getitem__(self, index)
+        kind = type(value)
+        if kind is dict or kind is list:
+            position = index + len(self) if index < 0 else index
+            if value is self._source[position]:
+                value = _wrap(value, [*self._path, str(position)], _PROXIES)
+                list.__setitem__(self, position, value)
+        return value
+
+
+def _no_provider():
+    return None
+
+
+class _Options:
+    """A resource's options as pulumi-policy reads them, rebuilt per policy from values read once.
+
+    The protobuf containers (ignoreChanges, aliases, additionalSecretOutputs) are shared by every
+    policy of a request, as in pulumi-policy; the option objects themselves are each policy's own.
+    """
+
+    __slots__ = ("_cls", "_timeouts_cls", "_values", "_timeouts", "_tail")
+
+    def __init__(self, first, sdk) -> None:
+        self._cls, self._timeouts_cls = type(first), type(first.custom_timeouts)
+        self._values = (first.protect, first.ignore_changes, first.delete_before_replace, first.aliases)
+        t = first.custom_timeouts
+        self._timeouts = (t.create_seconds, t.update_seconds, t.delete_seconds)
+        self._tail = (first.additional_secret_outputs, first.parent)
+
+    def __call__(self):
+        return self._cls(*self._values, self._timeouts_cls(*self._timeouts), *self._tail)
+
+
+# -- the servicer ----------------------------------------------------------------------------------
+
+def _fast_servicer(sdk):
+    """A subclass of pulumi-policy's servicer whose Analyze and AnalyzeStack deserialise once."""
+    base = sdk._PolicyAnalyzerServicer
+    level = sdk.EnforcementLevel
+    private = "_PolicyAnalyzerServicer__"
+
+    class FastServicer(base):
+        def _pack(self):
+            return getattr(self, private + "policy_pack_name"), getattr(self, private + "policy_pack_version")
+
+        def _active(self, kind):
+            """(policy, level to report) for each enabled policy of ``kind``, in the pack's order."""
+            for policy in getattr(self, private + "policies"):
+                resolved = self._get_enforcement_level(policy)
+                if resolved == level.DISABLED or not isinstance(policy, kind):
+                    continue
+                yield policy, (level.MANDATORY if resolved == level.REMEDIATE else resolved)
+
+        def _validate(self, policy, args, report, response) -> None:
+            try:
+                outcome = policy.validate(args, report)
+                if isawaitable(outcome):
+                    loop = asyncio.new_event_loop()
+                    loop.run_until_complete(asyncio.Task(outcome, loop=loop))
+                    loop.close()
+            except sdk.UnknownValueError as exc:
+                name, version = self._pack()
+                response.diagnostics.append(sdk.proto.AnalyzeDiagnostic(
+                    policyName=policy.name, policyPackName=name, policyPackVersion=version,
+                    message=(f"can't run policy '{policy.name}' from policy pack '{name}@v{version}' "
+                             f"during preview: {exc.message}"),
+                    urn="", description=policy.description,
+                    enforcementLevel=self._map_enforcement_level(level.ADVISORY)))
+            except sdk._NotApplicableError as exc:
+                response.not_applicable.append(sdk.proto.PolicyNotApplicable(
+                    policy_name=policy.name, reason=exc.reason or ""))
+
+        def Analyze(self, request, _context):
+            self._configure_runtime_settings()
+            response = sdk.proto.AnalyzeResponse()
+            tags = getattr(self, private + "stack_tags")
+            shared = None
+            for policy, reported in self._active(sdk.ResourceValidationPolicy):
+                if not policy.has_validation():
+                    response.not_applicable.append(sdk.proto.PolicyNotApplicable(
+                        policy_name=policy.name, reason="Policy does not implement validate"))
+                    continue
+                report = self._create_report_violation(response, policy.name, policy.description, reported,
+                                                       policy.severity)
+                source, options, provider = shared = shared or self._shared(request)
+                args = sdk.ResourceValidationArgs(request.type, source.view(), request.urn, request.name, options(),
+                                                  provider(), self._get_policy_config(policy.name), tags)
+                self._validate(policy, args, report, response)
+            return response
+
+        def _stack_plan(self, request):
+            """Each resource's identity, shared reads and links (as indexes), read from the request once."""
+            resources = list(request.resources)
+            index = {r.urn: i for i, r in enumerate(resources)}  # a repeated URN means its last resource
+            entries, links = [], []
+            for r in resources:
+                entries.append((r.type, r.urn, r.name, *self._shared(r)))
+                links.append((index.get(r.parent),
+                              [index[d] for d in r.dependencies if d in index],
+                              [(prop, [index[d] for d in deps.urns if d in index])
+                               for prop, deps in r.propertyDependencies.items()]))
+            return entries, links
+
+        @staticmethod
+        def _stack(plan):
+            """Fresh PolicyResources for one policy, linked by parent and dependencies."""
+            entries, links = plan
+            built = [sdk.PolicyResource(rtype, source.view(), urn, name, options(), provider(), None, [], {})
+                     for rtype, urn, name, source, options, provider in entries]
+            for resource, (parent, deps, prop_deps) in zip(built, links):
+                if parent is not None:
+                    resource.parent = built[parent]
+                if deps:
+                    resource.dependencies.extend([built[d] for d in deps])
+                for prop, targets in prop_deps:
+                    resource.property_dependencies[prop] = [built[d] for d in targets]
+            return built
+
+        def _shared(self, r):
+            """What every policy needs of resource ``r`` (properties, options, provider), read from protobuf once."""
+            options = _Options(self._get_resource_options(r), sdk)
+            if not r.HasField("provider"):
+                return _Source(r.properties, sdk), options, _no_provider
+            prov = r.provider
+            props = _Source(prov.properties, sdk)
+            return (_Source(r.properties, sdk), options,
+                    lambda: sdk.PolicyProviderResource(prov.type, props.view(), prov.urn, prov.name))
+
+        def AnalyzeStack(self, request, _context):
+            self._configure_runtime_settings()
+            response = sdk.proto.AnalyzeResponse()
+            tags = getattr(self, private + "stack_tags")
+            plan = None
+            for policy, reported in self._active(sdk.StackValidationPolicy):
+                report = self._create_report_violation(response, policy.name, policy.description, reported,
+                                                       policy.severity)
+                plan = plan or self._stack_plan(request)
+                args = sdk.StackValidationArgs(self._stack(plan), self._get_policy_config(policy.name), tags)
+                self._validate(policy, args, report, response)
+            return response
+
+    FastServicer.__name__ = FastServicer.__qualname__ = "CrossgateFastServicer"
+    return FastServicer
+
+
+def _release(version: str):
+    try:
+        major, minor = version.split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        return None
+
+
+def install():
+    """Serve the pack with the fast servicer if this pulumi-policy is one we know: (mode, note)."""
+    try:
+        from pulumi_policy import policy as sdk
+        from pulumi_policy import proxy
+        from pulumi_policy.version import VERSION
+    except Exception as exc:  # noqa: BLE001 - the pack itself will fail the same way, with its own error
+        return "stock", f"cannot import pulumi_policy ({type(exc).__name__})"
+    if _release(VERSION) not in KNOWN_RELEASES:
+        return "stock", f"pulumi-policy {VERSION} is not a release this host was checked against"
+    missing = [n for n in _MODULE_NAMES if not hasattr(sdk, n)]
+    missing += [n for n in _SERVICER_HELPERS if not hasattr(sdk._PolicyAnalyzerServicer, n)]
+    missing += [n for n in ("_DictProxy", "_ListProxy") if not hasattr(proxy, n)]
+    for cls in (sdk.ResourceValidationArgs, sdk.StackValidationArgs):
+        if "stack_tags" not in signature(cls).parameters:
+            missing.append(f"{cls.__name__}(stack_tags)")
+    if missing:
+        return "stock", f"pulumi-policy {VERSION} lacks {', '.join(missing)}"
+    _PROXIES.update({"dict": proxy._DictProxy, "list": proxy._ListProxy})
+    sdk._GRPC_CHANNEL_OPTIONS = list(GRPC_OPTIONS)
+    sdk._PolicyAnalyzerServicer = _fast_servicer(sdk)
+    return "fast", f"pulumi-policy {VERSION}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("engineAddress")
+    parser.add_argument("program")
+    parser.add_argument("--tracing", required=False, nargs=1, metavar="TRACING_FILE")
+    parser.add_argument("--logtostderr", required=False, action="store_true")
+    parser.add_argument("--logflow", required=False, action="store_true")
+    parser.add_argument("-v", "--verbose", required=False, type=int, default=0)
+    args, _ = parser.parse_known_args()
+
+    mode, note = install()
+    sys.stdout.write(f"{BANNER} {mode} {note}\n")
+    sys.stdout.flush()
+
+    import pulumi
+    import pulumi.runtime
+
+    for key, value in pulumi.runtime.get_config_env().items():
+        pulumi.runtime.set_config(key, value)
+    if all(k in os.environ for k in ("PULUMI_PROJECT", "PULUMI_STACK", "PULUMI_DRY_RUN")):
+        pulumi.runtime.configure(pulumi.runtime.Settings(
+            project=os.environ["PULUMI_PROJECT"], stack=os.environ["PULUMI_STACK"],
+            dry_run=os.environ["PULUMI_DRY_RUN"] == "true",
+            organization=os.environ.get("PULUMI_ORGANIZATION", "organization")))
+
+    succeeded = False
+    try:
+        runpy.run_path(args.program, run_name="__main__")
+        succeeded = True
+    except Exception:  # noqa: BLE001 - reported as `python -m pulumi.policy` reports it
+        pulumi.log.error("Program failed with an unhandled exception:\n" + traceback.format_exc())
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    sys.exit(0 if succeeded else 1)
+
+
+if __name__ == "__main__":
+    main()
