@@ -200,7 +200,9 @@ class Collector:
         self._apply_waivers(result, packs, waivers, today, deadline)
         for value in header.secret_values:
             self.secrets.add_value(value)
-        return _redact(result, self.secrets, scopes)
+        result = _redact(result, self.secrets, scopes)
+        result.findings.sort(key=lambda f: (f.pack, f.kind.value, f.urn, f.policy, f.message))
+        return result
 
     def _apply_waivers(self, result: GateResult, packs: Iterable[Pack], path: str | None,
                        today: dt.date | None, deadline: float | None) -> None:
