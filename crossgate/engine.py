@@ -394,7 +394,8 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
         result.root_urn = outcome.root_urn
         result.invokes = outcome.invokes
         result.warnings.extend(outcome.warnings)
-        result.findings.extend(plain_secret_findings(outcome.plain_secret_reads, result))
+        result.plain_secret_reads = list(outcome.plain_secret_reads)
+        result.findings.extend(plain_secret_findings(result.plain_secret_reads, result))
         program_ok = True
     except GateError as exc:
         gate.record_error(exc)

@@ -232,6 +232,10 @@ def _check_plan(args: argparse.Namespace) -> GateResult:
     result.root_urn = plan.root_urn
     result.invokes = list(plan.invokes)
     result.warnings = list(plan.warnings)
+    from .program.runner import plain_secret_findings
+
+    result.plain_secret_reads = list(plan.plain_secret_reads)
+    result.findings.extend(plain_secret_findings(result.plain_secret_reads, result))
     # As in preview: a program that did not finish is an error, and the stack pass does not run.
     result.errors.extend(plan.errors)
     from .cli import stack_tag_args

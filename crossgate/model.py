@@ -200,6 +200,15 @@ class Remediation:
 
 
 @dataclass(frozen=True)
+class PlainSecretRead:
+    """A secure config value the gate couldn't decrypt, read by the program with a plain getter."""
+
+    key: str
+    getter: str
+    source: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
 class InvokeAnswer:
     """An invoke the program made that crossgate answered without a cloud."""
 
@@ -223,6 +232,8 @@ class GateResult:
     invokes: list[InvokeAnswer] = field(default_factory=list)
     #: Warnings the program logged (``pulumi.log.warn``).
     warnings: list[str] = field(default_factory=list)
+    #: Undecrypted secure values the program read with a plain getter (each blocks, see the runner).
+    plain_secret_reads: list[PlainSecretRead] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     #: Tracebacks and pack stderr behind ``errors``, shown under ``--verbose`` only.
     error_details: list[str] = field(default_factory=list)

@@ -41,7 +41,7 @@ from google.protobuf.json_format import MessageToDict
 from . import __version__, wire
 from .engine import ROOT_STACK_TYPE, split_urn
 from .errors import GateError, InputError
-from .model import GateResult, InvokeAnswer, PlannedResource
+from .model import GateResult, InvokeAnswer, PlainSecretRead, PlannedResource
 
 PLAN_SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "plan.schema.json"
@@ -70,6 +70,8 @@ class Plan:
     config: dict[str, str] = field(default_factory=dict)
     secret_keys: tuple[str, ...] = ()
     stack_tags: dict[str, str] = field(default_factory=dict)
+    #: Undecrypted secure values the program read with a plain getter: they block in the judge too.
+    plain_secret_reads: list[PlainSecretRead] = field(default_factory=list)
 
     @property
     def program_ok(self) -> bool:
@@ -171,6 +173,7 @@ def plan_doc(result: GateResult, *, config: dict[str, str] | None = None, secret
         "resources": [resource_doc(r) for r in resources],
         "invokes": [{"token": i.token, "placeholder": i.placeholder, "count": i.count} for i in result.invokes],
         "warnings": list(result.warnings),
+        "plainSecretReads": [_encode(read) for read in result.plain_secret_reads],
     }
     return _scrub_all(doc, set(result.secret_values) - _WIRE_STRINGS)
 
@@ -442,6 +445,17 @@ def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
 _URN = re.compile(r"^urn:pulumi:(?P<stack>[^:]+)::(?P<project>[^:]+)::.+::", re.S)
 
 
+def _plain_secret_reads(entries: list[Any], where: str) -> list[PlainSecretRead]:
+    convert = _converter(PlainSecretRead)
+    reads = []
+    for i, entry in enumerate(entries):
+        try:
+            reads.append(_at(i, convert, entry))
+        except _Mismatch as exc:
+            raise InputError(f"{where}: plainSecretReads/{'/'.join(exc.path)} {exc.message}") from None
+    return reads
+
+
 def _check_consistency(plan: Plan, where: str) -> None:
     """Duplicate URNs, URNs that disagree with the resource or the plan, dangling references."""
     seen: set[str] = set()
@@ -494,6 +508,7 @@ def load_plan(path: str, *, limit: int = MAX_PLAN_BYTES) -> Plan:
         root_urn=doc["rootUrn"],
         invokes=[InvokeAnswer(i["token"], i["placeholder"], i["count"]) for i in doc["invokes"]],
         warnings=list(doc["warnings"]), errors=list(program["errors"]),
-        config=dict(doc["config"]), secret_keys=tuple(doc["secretKeys"]), stack_tags=dict(doc["stackTags"]))
+        config=dict(doc["config"]), secret_keys=tuple(doc["secretKeys"]), stack_tags=dict(doc["stackTags"]),
+        plain_secret_reads=_plain_secret_reads(doc.get("plainSecretReads", []), where))
     _check_consistency(plan, where)
     return plan

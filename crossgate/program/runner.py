@@ -30,8 +30,8 @@ from google.protobuf import struct_pb2
 
 from .. import wire
 from ..errors import InputError, ProgramError, read_json
-from ..model import (Finding, FindingKind, GateResult, InvokeAnswer, Level, PlannedResource, Severity,
-                     SourceLocation)
+from ..model import (Finding, FindingKind, GateResult, InvokeAnswer, Level, PlainSecretRead, PlannedResource,
+                     Severity, SourceLocation)
 from ..project import Project, StackConfig
 
 HOST = Path(__file__).with_name("_host.py")
@@ -41,15 +41,6 @@ PLACEHOLDERS_FILE = Path(__file__).with_name("placeholders.json")
 
 def default_invoke_answers() -> dict[str, dict[str, Any]]:
     return json.loads(PLACEHOLDERS_FILE.read_text(encoding="utf-8"))
-
-
-@dataclass(frozen=True)
-class PlainSecretRead:
-    """A secure config value the gate couldn't decrypt, read by the program with a plain getter."""
-
-    key: str
-    getter: str
-    source: SourceLocation | None = None
 
 
 @dataclass

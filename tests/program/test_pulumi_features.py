@@ -290,6 +290,26 @@ def test_plain_getter_on_undecrypted_secure_config_blocks_naming_the_key(tmp_pat
     assert finding["source"] == {"file": "__main__.py", "line": line_of(root, 'cfg.get("password")')}
 
 
+def test_plain_getter_on_undecrypted_secure_config_still_blocks_when_the_plan_is_judged_elsewhere(tmp_path):
+    root = program(tmp_path, '''
+        cfg = pulumi.Config()
+        if cfg.get("password") == "letmein":
+            Thing("weak", {"public": True})
+        Thing("t", {"tags": {}})
+    ''', stack_yaml=secure_stack())
+    plan = tmp_path / "plan.json"
+    planned = run_crossgate("preview", "--cwd", str(root), "--stack", "dev", "--plan-out", str(plan), env=no_passphrase())
+    assert planned.returncode == 0, planned.stderr
+    assert "hunter2" not in plan.read_text()
+    judged = run_crossgate("check", "--plan", str(plan), "--cwd", str(tmp_path), "--format", "json", env=no_passphrase())
+    assert judged.returncode == 1, judged.stderr
+    [finding] = json.loads(judged.stdout)["indeterminate"]
+    assert (finding["pack"], finding["policy"], finding["level"]) == (
+        "crossgate", "secure-config-read-as-plain-value", "mandatory")
+    assert finding["message"].startswith("secure config 'feature:password' could not be decrypted")
+    assert finding["source"] == {"file": "__main__.py", "line": line_of(root, 'cfg.get("password")')}
+
+
 def test_plain_getter_on_undecrypted_secure_config_is_advisory_with_unknowns_advisory(tmp_path):
     root = program(tmp_path, '''
         pulumi.Config().get("password")
