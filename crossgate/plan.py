@@ -27,7 +27,6 @@ import enum
 import json
 import os
 import re
-import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from google.protobuf.json_format import MessageToDict
 
 from . import __version__, wire
 from .engine import ROOT_STACK_TYPE, split_urn
-from .errors import GateError, InputError
+from .errors import GateError, InputError, read_json
 from .model import GateResult, InvokeAnswer, PlainSecretRead, PlannedResource
 
 PLAN_SCHEMA_VERSION = "1.0"
@@ -216,52 +215,6 @@ def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> None:
 
 
 # -- reading ----------------------------------------------------------------------------------
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise ValueError(f"duplicate key {key!r}")
-        doc[key] = value
-    return doc
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _read_text(path: str, where: str, limit: int) -> str:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        if os.path.islink(path):
-            raise InputError(f"{where} is a symbolic link; pass the file itself") from None
-        raise InputError(f"cannot read {where}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                raise InputError(f"{where} is not a regular file")
-            data = stream.read(limit + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {where}: {exc.strerror}") from exc
-    if len(data) > limit:
-        raise InputError(f"{where} is larger than the {limit} bytes a plan may hold")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{where} is not UTF-8 text") from None
-
-
-def _parse(text: str, where: str) -> Any:
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
-    except ValueError as exc:
-        raise InputError(f"{where} is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise InputError(f"{where} is nested too deeply") from None
-
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
@@ -493,7 +446,7 @@ def _check_consistency(plan: Plan, where: str) -> None:
 def load_plan(path: str, *, limit: int = MAX_PLAN_BYTES) -> Plan:
     """Read, validate and check a plan file; raise :class:`InputError` naming it if anything is off."""
     where = f"--plan {path}"
-    doc = _parse(_read_text(path, where, limit), where)
+    doc = read_json(path, where, limit=limit, follow_symlinks=False)
     if isinstance(doc, dict) and doc.get("schemaVersion") not in (None, PLAN_SCHEMA_VERSION) \
             and isinstance(doc.get("schemaVersion"), str):
         raise InputError(f"{where}: plan schemaVersion {doc['schemaVersion']!r} is not supported "

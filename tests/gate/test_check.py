@@ -191,3 +191,21 @@ def test_preview_replacement_steps_are_one_resource_judged_once(tmp_path):
     assert proc.returncode == 1 and doc["errors"] == []
     assert findings(doc, "violations") == [("no-public-flag", "base"), ("size-limit", "base"), ("stack-checks", "child")]
     assert [r["urn"] for r in doc["resources"]].count(BASE_URN) == 1
+
+
+@pytest.mark.parametrize("flag, source", [("--stack-export", EXPORT), ("--preview-json", PREVIEW)])
+def test_an_imported_document_with_a_duplicate_key_is_refused_naming_it(tmp_path, flag, source):
+    path = tmp_path / "dup.json"
+    path.write_text(source.read_text().replace("{", '{"x": 1, "x": 2, ', 1))  # a later key would win
+    proc, doc = check(flag, str(path))
+    assert proc.returncode == 2
+    assert f"crossgate: error: {flag} {path} is not valid JSON: duplicate key" in proc.stderr
+
+
+@pytest.mark.parametrize("flag", ["--stack-export", "--preview-json"])
+def test_an_imported_document_with_nan_is_refused(tmp_path, flag):
+    path = tmp_path / "nan.json"
+    path.write_text('{"version": 3, "deployment": {"resources": [{"urn": "x", "outputs": {"n": NaN}}]}}')
+    proc, _ = check(flag, str(path))
+    assert proc.returncode == 2
+    assert f"{flag} {path} is not valid JSON: NaN is not a JSON number" in proc.stderr

@@ -332,7 +332,7 @@ def test_a_duplicate_key_inside_a_resource_is_refused(tmp_path, things_plan):
 def test_a_plan_larger_than_the_limit_is_refused_before_it_is_parsed(tmp_path, things_plan):
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(things_plan))
-    with pytest.raises(InputError, match=re.escape(f"--plan {path} is larger than the 100 bytes a plan may hold")):
+    with pytest.raises(InputError, match=re.escape(f"--plan {path} is larger than the 100 bytes this input may hold")):
         plan_module.load_plan(str(path), limit=100)
     assert plan_module.MAX_PLAN_BYTES == 256 * 1024 * 1024
 
