@@ -219,7 +219,10 @@ _ALLOWANCE_SCHEMA = {
     "description": "Most public addresses the union of one rule's sources may admit before the rule counts as "
                    "open to the Internet (IPv4 and IPv6 addresses each count one). Private, shared (CGNAT), "
                    "loopback, link-local, multicast, reserved and documentation ranges are not public. The "
-                   "default, 256, is one /24; '*', 'Internet', 'Any', a /0, two /1s or four /2s always exceed it.",
+                   "default, 256, is one /24; '*', 'Internet', 'Any', a /0, two /1s or four /2s always exceed it, "
+                   "and so does a service tag any Azure customer can send from ('AzureCloud', "
+                   "'AzureFrontDoor.Backend', any tag but VirtualNetwork, AzureLoadBalancer, GatewayManager, "
+                   "AzureTrafficManager, AzureMachineLearning and BatchNodeManagement).",
 }
 #: Where Azure requires inbound HTTPS from the Internet: the subnet that hosts Azure Bastion.
 BASTION_SUBNET = "AzureBastionSubnet"
@@ -288,7 +291,7 @@ def _range_covers(text: str, port: int) -> bool:
     try:
         return int(low) <= port <= int(high or low)
     except ValueError:
-        return False
+        return True  # a range that can't be read is never taken as excluding the port
 
 
 def security_rules(args: Any) -> list[RuleView]:
