@@ -25,7 +25,7 @@ from pulumi_policy.proxy import (UNKNOWN_ARCHIVE_VALUE, UNKNOWN_ARRAY_VALUE, UNK
                                  UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE,
                                  UNKNOWN_STRING_VALUE, UnknownValueError)
 
-from ._types import ArmType, arm_type, canonical_type
+from ._types import ArmType, arm_type, canonical_type, is_extension_form
 
 __all__ = ["GENERIC", "DEPLOYMENTS", "OPAQUE_TYPES", "Virtual", "Unseen", "expand", "is_opaque"]
 
@@ -67,6 +67,7 @@ class Unevaluable:
 
 _PULUMI_UNKNOWN = Unevaluable("unknown until deployment")
 _EXPRESSION = Unevaluable("set by a template expression")
+_EXTENDED = Unevaluable("the resource an extension resource of the '<type>/providers/<extension>' form extends")
 
 
 def _raise(path: list[str], marker: Unevaluable) -> None:
@@ -265,8 +266,13 @@ def _shape(arm: ArmType, body: dict[str, Any], segments: list[Any], own_scope: U
 
 def _virtual(kind: str, arm: ArmType, full_type: str, name: Any, body: dict[str, Any], sources: Mapping[str, str],
              own_scope: Unevaluable | None) -> Virtual:
-    segments: list[Any] = name.split("/") if isinstance(name, str) else [name] * len(arm.names)
     shown = name if isinstance(name, str) else "(a name unknown until deployment)"
+    if is_extension_form(full_type):
+        # ``<resource>/<extension namespace>/<name>``: the extension's own name is the last segment, and
+        # its scope is the resource it extends, an ARM id that can't be built offline.
+        name = name.rsplit("/", 1)[-1] if isinstance(name, str) else name
+        own_scope = _EXTENDED
+    segments: list[Any] = name.split("/") if isinstance(name, str) else [name] * len(arm.names)
     last = segments[-1] if isinstance(segments[-1], str) else shown
     props, missing = _shape(arm, body, segments, own_scope)
     return Virtual(origin=f"{kind} '{full_type}' '{shown}'", tokens=arm.tokens, name=last,

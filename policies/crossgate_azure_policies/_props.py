@@ -54,6 +54,7 @@ _LABELS = {
     "azure-native:storage:BlobContainer": "Blob container",
     "azure-native:storage:BlobServiceProperties": "Blob service",
     "azure-native:keyvault:Vault": "Key vault",
+    "azure-native:keyvault:AccessPolicy": "Key vault access policy",
     "azure-native:keyvault:Key": "Key",
     "azure-native:keyvault:Secret": "Secret",
     "azure-native:network:VirtualNetwork": "Virtual network",
