@@ -67,7 +67,7 @@ class Unevaluable:
 
 _PULUMI_UNKNOWN = Unevaluable("unknown until deployment")
 _EXPRESSION = Unevaluable("set by a template expression")
-_EXTENDED = Unevaluable("the resource an extension resource of the '<type>/providers/<extension>' form extends")
+_EXTENDED = Unevaluable("the id of the resource it extends ('<type>/providers/<extension>')")
 
 
 def _raise(path: list[str], marker: Unevaluable) -> None:
@@ -430,8 +430,10 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         yield Unseen(origin, "has a template resource that is not a literal")
         return
     body = scope.evaluate({k: v for k, v in raw.items() if k.casefold() != "resources"})
-    if _field(body, "condition") is False or _field(body, "existing") is True:
-        return  # not deployed, or only referenced
+    # A resource that is not deployed (condition false) or only referenced (existing) is not judged, but
+    # its nested children are: a condition doesn't cascade to child resources, and an existing parent's
+    # children are deployed.
+    deployed = not (_field(body, "condition") is False or _field(body, "existing") is True)
     type_, name = _field(body, "type"), _field(body, "name")
     if not isinstance(type_, str):
         yield Unseen(origin, "has a template resource whose type is not a literal")
@@ -441,7 +443,9 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         full_name: Any = f"{parent[1]}/{name}" if isinstance(parent[1], str) and isinstance(name, str) else _EXPRESSION
     else:
         full_type, full_name = type_, name
-    if full_type.casefold() in (_NESTED_DEPLOYMENT, _DEPLOYMENT_STACK):
+    if not deployed:
+        pass
+    elif full_type.casefold() in (_NESTED_DEPLOYMENT, _DEPLOYMENT_STACK):
         yield from _nested_deployment(full_type, full_name, body, raw, scope, depth)
     else:
         arm = arm_type(full_type)
