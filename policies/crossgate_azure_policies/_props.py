@@ -71,6 +71,7 @@ _LABELS = {
     "azure-native:managedidentity:FederatedIdentityCredential": "Federated credential",
     "azure-native:monitor:DiagnosticSetting": "Diagnostic setting",
     "azure-native:machinelearningservices:Workspace": "ML workspace",
+    "azure-native:machinelearningservices:Compute": "ML compute",
     "azure-native:resources:ResourceGroup": "Resource group",
     "azure-native:containerregistry:Registry": "Container registry",
 }

@@ -14,6 +14,7 @@ an Azure-documented compliant design with no finding at all. The classes:
   ``Microsoft.KeyVault/vaults/accessPolicies``) instead of on the vault;
 - code and templates run at deployment (deployment scripts, blueprints, managed applications,
   ``command``) and Entra ID resources (``azuread``);
+- ML compute instances and clusters with public IPs (the workspace's public access, another way);
 - an identity's footprint counted over every kind of role grant.
 """
 
@@ -114,6 +115,13 @@ def script(token: str, **props) -> Spec:
     return Spec(token, {"resourceGroupName": U, "location": "westeurope", "retentionInterval": "PT1H",
                         "scriptContent": "az storage account update --public-network-access Enabled", **props},
                 {"resourceGroupName": ["rg"]})
+
+
+def compute(kind: str, properties: dict) -> Spec:
+    return Spec("azure-native:machinelearningservices:Compute", {
+        "resourceGroupName": U, "workspaceName": U, "location": "westeurope",
+        "properties": {"computeType": kind, "properties": properties},
+    }, {"resourceGroupName": ["rg"], "workspaceName": ["mlw"]})
 
 
 def pim_grant(role: str) -> Spec:
@@ -227,6 +235,25 @@ CASES = [
         "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment",
         {"roleId": "62e90394-69f5-4237-9190-012177145e10", "principalObjectId": OBJECT})),
                 "the 'azuread' provider, which grants Entra ID directory roles", variant="azuread")),
+    # -- ML compute with public IPs: the workspace's public access, another way ------------------------
+    attack(fail("ml-public-network-disabled", "compute", add("compute", compute("ComputeInstance", {
+        "vmSize": "Standard_DS3_v2", "enableNodePublicIp": True, "sshSettings": {"sshPublicAccess": "Enabled"}})),
+                "ML compute 'fail-ml-public-network-disabled-instance' gives its nodes public IP addresses "
+                "(properties.properties.enableNodePublicIp is true); set it to false.", variant="instance")),
+    attack(fail("ml-public-network-disabled", "compute", add("compute", compute("AmlCompute", {
+        "vmSize": "Standard_DS3_v2", "remoteLoginPortPublicAccess": "NotSpecified"})),
+                "(properties.properties.enableNodePublicIp is not set, which Azure treats as true)",
+                variant="cluster-default")),
+    attack(fail("ml-public-network-disabled", "deploy", add("deploy", deployment({
+        "type": "Microsoft.MachineLearningServices/workspaces/computes", "apiVersion": "2024-04-01",
+        "name": "aml-ws/fail-ml-public-network-disabled-template-compute", "location": "westeurope",
+        "properties": {"computeType": "ComputeInstance", "properties": {"vmSize": "Standard_DS3_v2"}}})),
+                "ML compute 'fail-ml-public-network-disabled-template-compute' gives its nodes public IP addresses",
+                variant="template-compute")),
+    attack(ok("ml-no-public-ip-compute", "compute", chain(
+        add("compute", compute("ComputeInstance", {"vmSize": "Standard_DS3_v2", "enableNodePublicIp": False})),
+        add("cluster", compute("AmlCompute", {"vmSize": "Standard_DS3_v2", "enableNodePublicIp": False,
+                                               "remoteLoginPortPublicAccess": "Disabled"}))))),
     # -- every kind of grant counts against an identity's footprint -------------------------------------
     attack(fail("uami-least-privilege-footprint", "uami", chain(*(
         add(f"pim-{i}", pim_grant(BLOB_DATA_READER)) for i in range(3))),
