@@ -28,12 +28,15 @@ Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 INTERNET_TAGS = frozenset({"*", "internet", "any"})
 #: Service tags whose addresses carry only the platform's own traffic or the customer's own networks, so a
 #: rule from them admits no public sender (compared case-insensitively, a regional suffix such as
-#: ``.WestEurope`` ignored): the tags Azure documents for Bastion, load balancer probes, gateways and the
-#: Azure ML and Batch control planes. Every other tag (``AzureCloud``, ``AzureFrontDoor.Backend``,
-#: ``AppService``, ``AzureDevOps``, ...) names addresses any Azure customer can send from, so it counts as
-#: the public Internet: an unknown tag is never taken as narrow.
+#: ``.WestEurope`` ignored): the tags Azure documents as inbound sources for Bastion, load balancer probes,
+#: gateways, Traffic Manager probes and the control planes of Azure ML, Batch, API Management, Databricks,
+#: HDInsight and SQL Managed Instance, and the platform's DNS, IMDS and licensing addresses. Every other tag
+#: (``AzureCloud``, ``AzureFrontDoor.Backend``, ``AppService``, ``AzureDevOps``, ...) names addresses any
+#: Azure customer can send from, so it counts as the public Internet: an unknown tag is never taken as narrow.
 PLATFORM_TAGS = frozenset({"virtualnetwork", "azureloadbalancer", "gatewaymanager", "azuretrafficmanager",
-                           "azuremachinelearning", "batchnodemanagement"})
+                           "azuremachinelearning", "batchnodemanagement", "apimanagement", "azuredatabricks",
+                           "hdinsight", "sqlmanagement", "azureplatformdns", "azureplatformimds",
+                           "azureplatformlkm"})
 
 #: Bare addresses that Azure reads as "any address" in a rule source.
 _ANY_ADDRESSES = frozenset({"0.0.0.0", "::"})

@@ -7,13 +7,19 @@ deployment script (azure-native's ``AzureCliScript``/``AzurePowerShellScript``, 
 and managed applications deploy templates the pack is not given; the classic ``azure`` provider,
 ``azapi``, the retired ``azure-nextgen`` and ``azuread`` (Entra ID roles, app permissions and
 credentials) create resources under types no policy reads. Each of them is blocked here, by name,
-until someone reviews it and waives it.
+until someone reviews it and waives it. The one exception is azapi's ``Resource`` with a literal
+``type`` (``Microsoft.Storage/storageAccounts@2023-05-01``): like a generic resource, it is judged by
+what its type and body create.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pulumi_policy import Severity
 
+from ._opaque import AZAPI_RESOURCE, azapi_arm_type
+from ._props import peek
 from ._types import AZURE_NATIVE, canonical_type
 from .metadata import Control, resource_rule
 
@@ -23,7 +29,7 @@ DYNAMIC_NODEJS = "pulumi-nodejs:dynamic:Resource"
 #: What each package is, for messages.
 _PACKAGES = {
     "azure": "the classic 'azure' provider",
-    "azapi": "the 'azapi' provider",
+    "azapi": "the 'azapi' provider (only its Resource with a literal type is judged, like a generic resource)",
     "azure-nextgen": "the retired 'azure-nextgen' provider",
     "azuread": "the 'azuread' provider, which grants Entra ID directory roles, app permissions and credentials",
     "command": "the 'command' provider, which runs commands at deployment",
@@ -41,8 +47,10 @@ _OPAQUE_AZURE = {
 }
 
 
-def _unevaluated(token: str) -> str | None:
+def _unevaluated(token: str, props: Any) -> str | None:
     """Why the pack can't see what a resource of type ``token`` creates, or None when it can."""
+    if token == AZAPI_RESOURCE and azapi_arm_type(peek(props, "type")) is not None:
+        return None  # judged like a generic resource, by what its type and body create (_opaque)
     if token in (DYNAMIC_PYTHON, DYNAMIC_NODEJS):
         return "it is a dynamic provider resource, whose code decides at deployment what it creates"
     if canonical_type(token) in _OPAQUE_AZURE:
@@ -69,7 +77,7 @@ def _unevaluated(token: str) -> str | None:
     mcsb=("~PV-1",),
 ))
 def unevaluated_resource_provider(args, config):
-    reason = _unevaluated(args.resource_type)
+    reason = _unevaluated(args.resource_type, args.props)
     if reason:
         yield (f"Resource '{args.name}' of type '{args.resource_type}' is not evaluated by this pack: {reason}; "
                "declare what it creates with azure-native, or waive this policy for it after review.")

@@ -221,8 +221,9 @@ _ALLOWANCE_SCHEMA = {
                    "loopback, link-local, multicast, reserved and documentation ranges are not public. The "
                    "default, 256, is one /24; '*', 'Internet', 'Any', a /0, two /1s or four /2s always exceed it, "
                    "and so does a service tag any Azure customer can send from ('AzureCloud', "
-                   "'AzureFrontDoor.Backend', any tag but VirtualNetwork, AzureLoadBalancer, GatewayManager, "
-                   "AzureTrafficManager, AzureMachineLearning and BatchNodeManagement).",
+                   "'AzureFrontDoor.Backend', any tag but the platform tags VirtualNetwork, AzureLoadBalancer, "
+                   "GatewayManager, AzureTrafficManager, AzureMachineLearning, BatchNodeManagement, ApiManagement, "
+                   "AzureDatabricks, HDInsight, SqlManagement and AzurePlatformDNS/IMDS/LKM).",
 }
 #: Where Azure requires inbound HTTPS from the Internet: the subnet that hosts Azure Bastion.
 BASTION_SUBNET = "AzureBastionSubnet"

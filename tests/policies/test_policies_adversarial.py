@@ -14,6 +14,8 @@ an Azure-documented compliant design with no finding at all. The classes:
   ``Microsoft.KeyVault/vaults/accessPolicies``) instead of on the vault;
 - code and templates run at deployment (deployment scripts, blueprints, managed applications,
   ``command``) and Entra ID resources (``azuread``);
+- azapi's ``Resource`` (``type@version`` + ``body``) judged like a generic resource, its other resources
+  blocked;
 - ML compute instances and clusters with public IPs (the workspace's public access, another way);
 - an identity's footprint counted over every kind of role grant.
 """
@@ -115,6 +117,10 @@ def script(token: str, **props) -> Spec:
     return Spec(token, {"resourceGroupName": U, "location": "westeurope", "retentionInterval": "PT1H",
                         "scriptContent": "az storage account update --public-network-access Enabled", **props},
                 {"resourceGroupName": ["rg"]})
+
+
+def azapi(type_: str, name: str, parent_id: str, body: dict | str) -> Spec:
+    return Spec("azapi:index/resource:Resource", {"type": type_, "name": name, "parentId": parent_id, "body": body})
 
 
 def compute(kind: str, properties: dict) -> Spec:
@@ -235,6 +241,38 @@ CASES = [
         "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment",
         {"roleId": "62e90394-69f5-4237-9190-012177145e10", "principalObjectId": OBJECT})),
                 "the 'azuread' provider, which grants Entra ID directory roles", variant="azuread")),
+    # -- azapi's Resource: judged like a generic resource -----------------------------------------------
+    attack(fail("container-no-public-access", "azapi", add("azapi", azapi(
+        "Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01", "fail-container-no-public-access-azapi",
+        f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/aidatast01/blobServices/default",
+        '{"properties": {"publicAccess": "Container", "immutableStorageWithVersioning": {"enabled": true}, '
+        '"defaultEncryptionScope": "training", "denyEncryptionScopeOverride": true}}')),
+                "azapi resource 'Microsoft.Storage/storageAccounts/blobServices/containers' 'aidatast01/default/"
+                "fail-container-no-public-access-azapi': Blob container 'fail-container-no-public-access-azapi' allows "
+                "anonymous access (publicAccess is 'Container')", variant="azapi")),
+    attack(fail(PRIVILEGED, "azapi", add("azapi", azapi(
+        "Microsoft.Authorization/roleAssignments@2022-04-01", f"fail-{PRIVILEGED}-azapi", RG_ID,
+        {"properties": owner_grant("azapi")})),
+                f"Role assignment 'fail-{PRIVILEGED}-azapi' grants Owner ({OWNER})", variant="azapi")),
+    attack(fail(SCOPE, "azapi", add("azapi", azapi(
+        "Microsoft.Authorization/roleAssignments@2022-04-01", f"fail-{SCOPE}-azapi", SUB,
+        {"properties": {**owner_grant("azapi"), "roleDefinitionId": role_id(BLOB_DATA_READER)}})),
+                f"Role assignment 'fail-{SCOPE}-azapi' is scoped to '{SUB}', broader than a resource group",
+                variant="azapi", also={("rbac-data-role-scoped-to-resource", "azapi")})),
+    attack(fail(UNEVALUATED, "azapi", add("azapi", Spec("azapi:index/updateResource:UpdateResource", {
+        "type": "Microsoft.Storage/storageAccounts@2023-05-01", "body": {"properties": {"publicNetworkAccess": "Enabled"}},
+        "resourceId": f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/aidatast01"})),
+                "of type 'azapi:index/updateResource:UpdateResource' is not evaluated by this pack",
+                variant="azapi-update")),
+    attack(fail(UNEVALUATED, "azapi", add("azapi", azapi("Microsoft.Storage/storageAccounts", "x", RG_ID, {})),
+                "of type 'azapi:index/resource:Resource' is not evaluated by this pack", variant="azapi-no-version")),
+    attack(ok("azapi-private-container", "azapi", add("azapi", azapi(
+        "Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01", "pass-azapi-private-container",
+        f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/aidatast01/blobServices/default",
+        {"properties": {"publicAccess": "None", "immutableStorageWithVersioning": {"enabled": True},
+                        "defaultEncryptionScope": "training", "denyEncryptionScopeOverride": True}})))),
+    attack(ok("azapi-type-no-policy-reads", "azapi", add("azapi", azapi(
+        "Microsoft.Compute/availabilitySets@2024-03-01", "avset", RG_ID, {"properties": {}})))),
     # -- ML compute with public IPs: the workspace's public access, another way ------------------------
     attack(fail("ml-public-network-disabled", "compute", add("compute", compute("ComputeInstance", {
         "vmSize": "Standard_DS3_v2", "enableNodePublicIp": True, "sshSettings": {"sshPublicAccess": "Enabled"}})),
