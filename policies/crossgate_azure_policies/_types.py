@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["AZURE_NATIVE", "ArmType", "ARM_TYPES", "arm_type", "is_extension_form", "arm_types_of", "canonical_type", "spellings",
-           "type_matches", "is_type_pattern", "pattern_matches", "register_tokens"]
+__all__ = ["AZURE_NATIVE", "ArmType", "ARM_TYPES", "arm_type", "is_extension_form", "arm_types_of", "canonical_type",
+           "spellings", "type_matches", "is_type_pattern", "pattern_matches", "register_tokens"]
 
 AZURE_NATIVE = "azure-native"
 

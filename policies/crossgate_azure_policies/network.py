@@ -27,7 +27,7 @@ from ._addresses import Admitted, admitted
 from ._props import UNKNOWN, canonical_type, eq, fmt, get, items, number, one_of, peek, present
 from ._stack import StackView
 from .metadata import Control, resource_rule, stack_rule
-from .privatelink import ArmId
+from .privatelink import ArmId, subnet_name
 
 VNET = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"
@@ -470,12 +470,12 @@ def _subnets_using(stack: StackView, nsg: PolicyResource) -> list[Any]:
     """The names of the subnets (None for anything else, or an unknown name) an NSG may be applied to."""
     names: list[Any] = []
     for user in stack.dependents(nsg, "networkSecurityGroup"):
-        names.append(stack.peek(user, "subnetName") if stack.is_type(user, SUBNET) else None)
+        names.append(subnet_name(stack, user) if stack.is_type(user, SUBNET) else None)
     if isinstance(stack.peek(nsg, "networkSecurityGroupName"), str):  # else no literal id can name it
         for user in stack.resources:  # subnets, NICs... that name it by a literal id
             if not stack.deps(user, "networkSecurityGroup") and _refers_to(
                     stack, stack.peek(user, "networkSecurityGroup.id"), nsg):
-                names.append(stack.peek(user, "subnetName") if stack.is_type(user, SUBNET) else None)
+                names.append(subnet_name(stack, user) if stack.is_type(user, SUBNET) else None)
     for vnet in stack.of_type(VNET):
         computed = nsg in stack.deps(vnet, "subnets")
         inline = stack.peek(vnet, "subnets")

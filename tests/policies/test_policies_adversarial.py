@@ -143,7 +143,8 @@ CASES = [
     attack(fail("nsg-deny-ssh-from-internet", "rule", add("rule", rule("AzureCloud")),
                 f"Security rule 'fail-nsg-deny-ssh-from-internet-azurecloud' allows Tcp port(s) 22 from 'AzureCloud', "
                 f"{SSH_FROM} 'AzureCloud', which any Azure customer can send from", variant="azurecloud")),
-    attack(fail("nsg-deny-rdp-from-internet", "rule", add("rule", rule(["10.0.0.0/8", "AzureCloud.WestEurope"], "3389")),
+    attack(fail("nsg-deny-rdp-from-internet", "rule",
+                add("rule", rule(["10.0.0.0/8", "AzureCloud.WestEurope"], "3389")),
                 "from 'AzureCloud.WestEurope', exposing RDP (3389) to the Internet (the addresses of service tag "
                 "'AzureCloud.WestEurope'", variant="regional-tag-in-list")),
     attack(fail("nsg-deny-any-inbound-from-internet", "rule", add("rule", rule("AzureFrontDoor.Backend", "8080")),
@@ -204,15 +205,16 @@ CASES = [
                 f"template resource 'Microsoft.KeyVault/vaults/accessPolicies' 'fail-{KV_RBAC}-template/add': Key "
                 "vault access policy 'add' grants data-plane access through 1 access policy", variant="template")),
     attack(fail(KV_RBAC, "generic", add("generic", generic(
-        "Microsoft.KeyVault", f"vaults/fail-{KV_RBAC}-generic", "accessPolicies", "replace", access_policies("replace"))),
+        "Microsoft.KeyVault", f"vaults/fail-{KV_RBAC}-generic", "accessPolicies", "replace",
+        access_policies("replace"))),
                 f"generic resource 'Microsoft.KeyVault/vaults/accessPolicies' 'fail-{KV_RBAC}-generic/replace'",
                 variant="generic")),
     attack(ok("template-access-policy-remove", "deploy", add("deploy", deployment({
         "type": "Microsoft.KeyVault/vaults/accessPolicies", "apiVersion": "2023-07-01",
         "name": "pass-template-access-policy-remove/remove", "properties": access_policies("remove")})))),
     # -- code and templates run at deployment, Entra ID ------------------------------------------------
-    attack(fail(UNEVALUATED, "script", add("script", script("azure-native:resources:AzureCliScript", azCliVersion="2.52.0",
-                                                              kind="AzureCLI")),
+    attack(fail(UNEVALUATED, "script", add("script", script("azure-native:resources:AzureCliScript",
+                                                              azCliVersion="2.52.0", kind="AzureCLI")),
                 f"Resource 'fail-{UNEVALUATED}-cli' of type 'azure-native:resources:AzureCliScript' is not evaluated "
                 "by this pack: it is a deployment script, which runs commands at deployment", variant="cli")),
     attack(fail(UNEVALUATED, "script", add("script", script("azure-native:resources/v20230801:AzurePowerShellScript",
@@ -260,7 +262,8 @@ CASES = [
                 f"Role assignment 'fail-{SCOPE}-azapi' is scoped to '{SUB}', broader than a resource group",
                 variant="azapi", also={("rbac-data-role-scoped-to-resource", "azapi")})),
     attack(fail(UNEVALUATED, "azapi", add("azapi", Spec("azapi:index/updateResource:UpdateResource", {
-        "type": "Microsoft.Storage/storageAccounts@2023-05-01", "body": {"properties": {"publicNetworkAccess": "Enabled"}},
+        "type": "Microsoft.Storage/storageAccounts@2023-05-01",
+        "body": {"properties": {"publicNetworkAccess": "Enabled"}},
         "resourceId": f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/aidatast01"})),
                 "of type 'azapi:index/updateResource:UpdateResource' is not evaluated by this pack",
                 variant="azapi-update")),
@@ -339,3 +342,56 @@ def test_extension_scope_is_indeterminate(attack):
     assert finding.policy == SCOPE and finding.level is Level.MANDATORY
     assert "scope is the id of the resource it extends ('<type>/providers/<extension>')" in finding.message
     assert {f.policy for f in gate.indeterminate} == {SCOPE}
+
+
+# -- a subnet's Azure name is its logical name when subnetName is not set -----------------------------
+# azure-native copies a child resource's logical name verbatim, so Subnet("AzureBastionSubnet") with no
+# subnetName is the Bastion subnet, and its NSG may admit HTTPS from the Internet; a subnetName that
+# says otherwise, or one unknown until deployment, is not.
+
+HTTP = "nsg-deny-http-from-internet"
+BASTION_RULES = [
+    {"name": "AllowHttpsInbound", "priority": 120, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+     "sourceAddressPrefix": "Internet", "sourcePortRange": "*", "destinationAddressPrefix": "*",
+     "destinationPortRange": "443"},
+    {"name": "AllowGatewayManagerInbound", "priority": 130, "direction": "Inbound", "access": "Allow",
+     "protocol": "Tcp", "sourceAddressPrefix": "GatewayManager", "sourcePortRange": "*",
+     "destinationAddressPrefix": "*", "destinationPortRange": "443"},
+    {"name": "AllowAzureLoadBalancerInbound", "priority": 140, "direction": "Inbound", "access": "Allow",
+     "protocol": "Tcp", "sourceAddressPrefix": "AzureLoadBalancer", "sourcePortRange": "*",
+     "destinationAddressPrefix": "*", "destinationPortRange": "443"},
+    {"name": "AllowBastionHostCommunication", "priority": 150, "direction": "Inbound", "access": "Allow",
+     "protocol": "*", "sourceAddressPrefix": "VirtualNetwork", "sourcePortRange": "*",
+     "destinationAddressPrefix": "VirtualNetwork", "destinationPortRanges": ["8080", "5701"]},
+]
+
+
+def _bastion(subnet_logical_name: str, subnet_props: dict) -> list:
+    from crossgate.testing import Resource
+
+    return [
+        Resource("azure-native:network:NetworkSecurityGroup", "nsg-bastion",
+                 {"resourceGroupName": "rg-data", "location": "westeurope", "securityRules": BASTION_RULES}),
+        Resource("azure-native:network:Subnet", subnet_logical_name, {
+            "resourceGroupName": "rg-data", "virtualNetworkName": "vnet-hub", "addressPrefix": "10.20.250.0/26",
+            "networkSecurityGroup": {"id": U}, **subnet_props},
+                 property_dependencies={"networkSecurityGroup": ["nsg-bastion"]}),
+    ]
+
+
+@pytest.mark.parametrize("logical, props, exempt", [
+    ("AzureBastionSubnet", {}, True),
+    ("bastion", {"subnetName": "AzureBastionSubnet"}, True),
+    ("AzureBastionSubnet", {"subnetName": "workload"}, False),
+    ("AzureBastionSubnet", {"subnetName": U}, False),
+], ids=["pass-logical-name", "pass-subnet-name", "fail-subnet-name-overrides", "fail-subnet-name-unknown"])
+def test_bastion_subnet_is_named_as_azure_native_names_it(logical, props, exempt):
+    from crossgate.testing import evaluate
+    from policy_stack import REPO_PACK
+
+    result = evaluate(REPO_PACK, _bastion(logical, props), config={"all": "mandatory"})
+    assert result.errors == [] and [f for f in result.indeterminate if f.policy == HTTP] == []
+    found = [f for f in result.violations if f.policy == HTTP]
+    assert [f.name for f in found] == ([] if exempt else ["nsg-bastion"])
+    if not exempt:
+        assert "rule 'AllowHttpsInbound' allows Tcp port(s) 443 from 'Internet'" in found[0].message
