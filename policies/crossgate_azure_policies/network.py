@@ -255,12 +255,18 @@ class RuleView:
             one_of(get(self.props, "direction") or "Inbound", ("Inbound",))
 
     def sources(self) -> list[Any]:
-        """Every source of the rule, as written; a rule that names none admits any source."""
+        """Every source of the rule, as written; a rule that names none admits any source.
+
+        An NSG rule whose source is application security groups (and no prefix, as Azure requires)
+        admits only the network interfaces in them, which have no public address.
+        """
         if self.admin:
             sources = [get(self.props, ["sources", str(i), "addressPrefix"])
                        for i in range(len(_strings(self.props, "sources")))]
         else:
             sources = _strings(self.props, "sourceAddressPrefix") + _strings(self.props, "sourceAddressPrefixes")
+            if not sources and _strings(self.props, "sourceApplicationSecurityGroups"):
+                return []
         return sources or ["*"]
 
     def admitted(self) -> Admitted:

@@ -7,7 +7,8 @@ an Azure-documented compliant design with no finding at all. The classes:
 
 - service tags: a tag any Azure customer can send from (``AzureCloud``, ``AzureFrontDoor.Backend``,
   regional variants) is the Internet; the platform tags Azure documents (VirtualNetwork,
-  AzureLoadBalancer, GatewayManager, ...) are not; a port range that can't be read covers every port;
+  AzureLoadBalancer, GatewayManager, ...) are not, nor are application security groups; a port range
+  that can't be read covers every port;
 - extension resources written ``<type>/providers/<extension>`` (role assignments, diagnostic
   settings) in templates and generic resources;
 - Key Vault access policies granted by their own resource (``keyvault:AccessPolicy``,
@@ -158,6 +159,14 @@ CASES = [
     attack(ok("ssh-from-virtual-network-tag", "rule", add("rule", rule("VirtualNetwork")))),
     attack(ok("https-from-load-balancer-and-gateway-manager", "rule",
               add("rule", rule(["AzureLoadBalancer", "GatewayManager"], "443")))),
+    attack(ok("ssh-from-application-security-group", "rule", chain(
+        add("asg", Spec("azure-native:network:ApplicationSecurityGroup", {"resourceGroupName": U,
+                                                                         "location": "westeurope"},
+                        {"resourceGroupName": ["rg"]})),
+        add("rule", Spec("azure-native:network:SecurityRule", {
+            **{k: v for k, v in rule("*").props.items() if k != "sourceAddressPrefix"},
+            "sourceApplicationSecurityGroups": [{"id": U}]},
+            {**rule("*").deps, "sourceApplicationSecurityGroups": ["asg"]}))))),
     attack(ok("ml-control-plane-tags", "rule", add("rule", rule(["AzureMachineLearning", "BatchNodeManagement"],
                                                                  "44224")))),
     # -- extension resources written '<type>/providers/<extension>' -----------------------------------
