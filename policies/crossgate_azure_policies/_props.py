@@ -72,6 +72,7 @@ _LABELS = {
     "azure-native:monitor:DiagnosticSetting": "Diagnostic setting",
     "azure-native:machinelearningservices:Workspace": "ML workspace",
     "azure-native:machinelearningservices:Compute": "ML compute",
+    "azure-native:cognitiveservices:Account": "Azure AI services account",
     "azure-native:resources:ResourceGroup": "Resource group",
     "azure-native:containerregistry:Registry": "Container registry",
 }

@@ -155,6 +155,8 @@ _ARM_TYPES = (
             ("workspaceName",)),
     ArmType("Microsoft.MachineLearningServices/workspaces/computes", "azure-native:machinelearningservices:Compute",
             ("workspaceName", "computeName"), flatten="none"),
+    ArmType("Microsoft.CognitiveServices/accounts", "azure-native:cognitiveservices:Account", ("accountName",),
+            flatten="none"),
     ArmType("Microsoft.ContainerRegistry/registries", "azure-native:containerregistry:Registry", ("registryName",)),
     # Resources that run commands or deploy templates the pack can't read (see coverage.py).
     ArmType("Microsoft.Resources/deploymentScripts", "azure-native:resources:AzureCliScript", ("scriptName",),

@@ -23,6 +23,8 @@ from .storage import account_problems
 
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
 COMPUTE = "azure-native:machinelearningservices:Compute"
+#: Azure AI services accounts (Azure OpenAI, AI Foundry resources), where models are fine-tuned on the data.
+AI_SERVICES = "azure-native:cognitiveservices:Account"
 ACCOUNT = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"
 REGISTRY = "azure-native:containerregistry:Registry"
@@ -39,14 +41,16 @@ def _inherits(args: Any, prop: str) -> bool:
 
 @resource_rule(Control(
     slug="ml-public-network-disabled",
-    description="ML workspaces must disable public network access (an AI Foundry project that sets none inherits "
-                "its hub's), and their compute instances and clusters must have no public IP.",
+    description="ML workspaces and Azure AI services (Foundry) accounts must disable public network access (an AI "
+                "Foundry project that sets none inherits its hub's), and compute instances and clusters must have "
+                "no public IP.",
     severity=Severity.CRITICAL,
-    resource_types=(WORKSPACE, COMPUTE),
+    resource_types=(WORKSPACE, COMPUTE, AI_SERVICES),
     remediation="Set `publicNetworkAccess` to 'Disabled' (a missing value means enabled) and reach the workspace "
                 "through its private endpoint. On every compute instance and cluster set "
                 "`properties.properties.enableNodePublicIp` to false (a missing value means a public IP): no "
-                "public IP compute, reached through the workspace's managed network.",
+                "public IP compute, reached through the workspace's managed network. On an Azure AI services "
+                "account set `properties.publicNetworkAccess` to 'Disabled'.",
     checkov=("CKV_AZURE_144", "CKV2_AZURE_49"),
     azure_policy=("438c38d2-3772-465a-a9cc-7a6666a275ce", "a10ee784-7409-4941-b091-663697637c0f"),
     mcsb=("NS-2",),
@@ -54,6 +58,10 @@ def _inherits(args: Any, prop: str) -> bool:
 def ml_public_network_disabled(args, config):
     if canonical_type(args.resource_type) == COMPUTE:
         yield from _compute_public_ip(args)
+        return
+    if canonical_type(args.resource_type) == AI_SERVICES:
+        yield from require(args, "properties.publicNetworkAccess", "Disabled", "allows public network access",
+                           absent_means="Azure treats as 'Enabled'")
         return
     if _inherits(args, "publicNetworkAccess"):
         return

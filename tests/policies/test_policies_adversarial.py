@@ -17,7 +17,8 @@ an Azure-documented compliant design with no finding at all. The classes:
   ``command``) and Entra ID resources (``azuread``);
 - azapi's ``Resource`` (``type@version`` + ``body``) judged like a generic resource, its other resources
   blocked;
-- ML compute instances and clusters with public IPs (the workspace's public access, another way);
+- ML compute instances and clusters with public IPs, and Azure AI services accounts with public network
+  access (the workspace's public access, another way);
 - an identity's footprint counted over every kind of role grant.
 """
 
@@ -122,6 +123,12 @@ def script(token: str, **props) -> Spec:
 
 def azapi(type_: str, name: str, parent_id: str, body: dict | str) -> Spec:
     return Spec("azapi:index/resource:Resource", {"type": type_, "name": name, "parentId": parent_id, "body": body})
+
+
+def ai_services(properties: dict) -> Spec:
+    return Spec("azure-native:cognitiveservices:Account", {
+        "resourceGroupName": U, "location": "westeurope", "kind": "AIServices", "sku": {"name": "S0"},
+        "properties": {"customSubDomainName": "contoso-ai", **properties}}, {"resourceGroupName": ["rg"]})
 
 
 def compute(kind: str, properties: dict) -> Spec:
@@ -304,6 +311,22 @@ CASES = [
         add("compute", compute("ComputeInstance", {"vmSize": "Standard_DS3_v2", "enableNodePublicIp": False})),
         add("cluster", compute("AmlCompute", {"vmSize": "Standard_DS3_v2", "enableNodePublicIp": False,
                                                "remoteLoginPortPublicAccess": "Disabled"}))))),
+    # -- Azure AI services (Foundry, Azure OpenAI) accounts: public network access, another way --------
+    attack(fail("ml-public-network-disabled", "ai", add("ai", ai_services({"disableLocalAuth": True})),
+                "Azure AI services account 'fail-ml-public-network-disabled-ai-services-default' allows public network "
+                "access (properties.publicNetworkAccess is not set, which Azure treats as 'Enabled')",
+                variant="ai-services-default", also={("diag-coverage", "ai")})),
+    attack(fail("ml-public-network-disabled", "deploy", add("deploy", deployment({
+        "type": "Microsoft.CognitiveServices/accounts", "apiVersion": "2024-10-01", "kind": "OpenAI",
+        "name": "fail-ml-public-network-disabled-ai-services-template", "location": "westeurope",
+        "sku": {"name": "S0"}, "properties": {"publicNetworkAccess": "enabled"}})),
+                "(properties.publicNetworkAccess is 'enabled'); set it to 'Disabled'.",
+                variant="ai-services-template", also={("diag-coverage", "deploy")})),
+    attack(ok("ai-services-private", "ai", chain(
+        add("ai", ai_services({"disableLocalAuth": True, "publicNetworkAccess": "Disabled"})),
+        add("ai-diag", Spec("azure-native:monitor:DiagnosticSetting", {
+            "resourceUri": U, "workspaceId": U, "logAnalyticsDestinationType": "Dedicated",
+            "logs": [{"categoryGroup": "audit", "enabled": True}]}, {"resourceUri": ["ai"], "workspaceId": ["law"]}))))),
     # -- every kind of grant counts against an identity's footprint -------------------------------------
     attack(fail("uami-least-privilege-footprint", "uami", chain(*(
         add(f"pim-{i}", pim_grant(BLOB_DATA_READER)) for i in range(3))),
