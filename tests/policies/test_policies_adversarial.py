@@ -10,7 +10,7 @@ an Azure-documented compliant design with no finding at all. The classes:
   AzureLoadBalancer, GatewayManager, ...) are not, nor are application security groups; a port range
   that can't be read covers every port;
 - extension resources written ``<type>/providers/<extension>`` (role assignments, diagnostic
-  settings) in templates and generic resources;
+  settings) in templates and generic resources, and children of an ``existing`` or conditional parent;
 - Key Vault access policies granted by their own resource (``keyvault:AccessPolicy``,
   ``Microsoft.KeyVault/vaults/accessPolicies``) instead of on the vault;
 - code and templates run at deployment (deployment scripts, blueprints, managed applications,
@@ -189,6 +189,16 @@ CASES = [
                 "template resource 'Microsoft.KeyVault/vaults/providers/roleAssignments' 'kv/Microsoft.Authorization/"
                 f"fail-{PRIVILEGED}-legacy-child': Role assignment 'fail-{PRIVILEGED}-legacy-child' grants Owner",
                 variant="legacy-child"), undecided=(SCOPE,)),
+    attack(fail("container-no-public-access", "deploy", add("deploy", deployment({
+        "type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-05-01", "name": "aidatast01",
+        "condition": False, "resources": [{
+            "type": "blobServices/containers", "apiVersion": "2023-05-01",
+            "name": "default/fail-container-no-public-access-child-of-conditional",
+            "properties": {"publicAccess": "Container", "immutableStorageWithVersioning": {"enabled": True},
+                           "defaultEncryptionScope": "training", "denyEncryptionScopeOverride": True}}]})),
+                "template resource 'Microsoft.Storage/storageAccounts/blobServices/containers' 'aidatast01/default/"
+                "fail-container-no-public-access-child-of-conditional': Blob container",
+                variant="child-of-conditional")),
     attack(fail(PRIVILEGED, "generic", add("generic", generic(
         "Microsoft.Storage", "storageAccounts/aidatast01/providers/Microsoft.Authorization", "roleAssignments",
         f"fail-{PRIVILEGED}-legacy-generic", owner_grant("generic"))),
@@ -326,7 +336,8 @@ CASES = [
         add("ai", ai_services({"disableLocalAuth": True, "publicNetworkAccess": "Disabled"})),
         add("ai-diag", Spec("azure-native:monitor:DiagnosticSetting", {
             "resourceUri": U, "workspaceId": U, "logAnalyticsDestinationType": "Dedicated",
-            "logs": [{"categoryGroup": "audit", "enabled": True}]}, {"resourceUri": ["ai"], "workspaceId": ["law"]}))))),
+            "logs": [{"categoryGroup": "audit", "enabled": True}]},
+            {"resourceUri": ["ai"], "workspaceId": ["law"]}))))),
     # -- every kind of grant counts against an identity's footprint -------------------------------------
     attack(fail("uami-least-privilege-footprint", "uami", chain(*(
         add(f"pim-{i}", pim_grant(BLOB_DATA_READER)) for i in range(3))),
