@@ -352,11 +352,12 @@ def _azapi(name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
     if arm is None:
         return  # a type no policy reads, as for a generic resource
     body = _field(plain, "body")
-    if isinstance(body, str):
+    if isinstance(body, str):  # older azapi versions take the body as JSON text
         try:
             body = json.loads(body)
         except ValueError:
-            body = None
+            yield Unseen(origin, "has a body that is not JSON")
+            return
     if isinstance(body, Unevaluable):
         yield Unseen(origin, "has a body unknown until deployment")
         return
@@ -508,15 +509,11 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         full_name: Any = f"{parent[1]}/{name}" if isinstance(parent[1], str) and isinstance(name, str) else _EXPRESSION
     else:
         full_type, full_name = type_, name
-    if not deployed:
-        pass
-    elif full_type.casefold() in (_NESTED_DEPLOYMENT, _DEPLOYMENT_STACK):
+    if deployed and full_type.casefold() in (_NESTED_DEPLOYMENT, _DEPLOYMENT_STACK):
         yield from _nested_deployment(full_type, full_name, body, raw, scope, depth)
-    else:
-        arm = arm_type(full_type)
-        if arm is not None:
-            yield _virtual("template resource", arm, full_type, full_name, body, {},
-                           Unevaluable("the scope the template is deployed at"))
+    elif deployed and (arm := arm_type(full_type)) is not None:
+        yield _virtual("template resource", arm, full_type, full_name, body, {},
+                       Unevaluable("the scope the template is deployed at"))
     children = _resource_list(_field(raw, "resources"))
     if children is None:
         yield Unseen(origin, "has nested template resources that are not a literal list")
