@@ -438,3 +438,15 @@ def test_bastion_subnet_is_named_as_azure_native_names_it(logical, props, exempt
     assert [f.name for f in found] == ([] if exempt else ["nsg-bastion"])
     if not exempt:
         assert "rule 'AllowHttpsInbound' allows Tcp port(s) 443 from 'Internet'" in found[0].message
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("{not json", "has a body that is not JSON"),
+    ([1, 2], "has a body that is not an object"),
+])
+def test_azapi_body_that_cannot_be_read_is_unseen(body, reason):
+    from crossgate_azure_policies._opaque import Unseen, expand
+
+    (item,) = expand("azapi:index/resource:Resource", "lake",
+                     {"type": "Microsoft.Storage/storageAccounts@2023-05-01", "name": "lake", "body": body})
+    assert isinstance(item, Unseen) and item.reason == reason and item.origin == "azapi resource 'lake'"
