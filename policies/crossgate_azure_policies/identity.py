@@ -11,7 +11,7 @@ from pulumi_policy import PolicyResource, Severity
 
 from ._props import UNKNOWN, fmt, items, one_of
 from ._stack import StackView
-from .authorization import REGISTRATION_DEFINITION, ROLE_ASSIGNMENT, SINGLE_ROLE_GRANTS
+from .authorization import REGISTRATION_DEFINITION, ROLE_ASSIGNMENT, SINGLE_ROLE_GRANTS, removes_access
 from .metadata import Control, stack_rule
 
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
@@ -52,9 +52,11 @@ def uami_least_privilege_footprint(stack, config):
 
 
 def identity_grants(stack: StackView, identity: PolicyResource) -> list[PolicyResource]:
-    """Every resource that grants ``identity`` a role: role assignments and PIM grants whose ``principalId``,
-    and Lighthouse definitions whose authorizations (``properties``), were computed from it."""
-    grants = stack.dependents(identity, "principalId", *SINGLE_ROLE_GRANTS)
+    """Every resource that grants ``identity`` a role: role assignments and PIM grants (not requests that remove
+    access) whose ``principalId``, and Lighthouse definitions whose authorizations (``properties``), were
+    computed from it."""
+    grants = [g for g in stack.dependents(identity, "principalId", *SINGLE_ROLE_GRANTS)
+              if not removes_access(g.resource_type, g.props)]
     return stack.extend_unique(grants, stack.dependents(identity, "properties", REGISTRATION_DEFINITION))
 
 

@@ -342,6 +342,10 @@ CASES = [
     attack(fail("uami-least-privilege-footprint", "uami", chain(*(
         add(f"pim-{i}", pim_grant(BLOB_DATA_READER)) for i in range(3))),
                 "holds 6 role grants", variant="pim")),
+    attack(ok("uami-pim-removals-are-not-grants", "uami", chain(*(
+        add(f"pim-{i}", Spec("azure-native:authorization:RoleEligibilityScheduleRequest", {
+            **pim_grant(BLOB_DATA_READER).props, "requestType": "AdminRemove"}, pim_grant(BLOB_DATA_READER).deps))
+        for i in range(3))))),
     attack(ok("uami-two-pim-grants", "uami", chain(*(add(f"pim-{i}", pim_grant(BLOB_DATA_READER)) for i in range(2))))),
 ]
 
