@@ -19,12 +19,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["INTERNET_TAGS", "Admitted", "admitted", "public_count", "is_public_network"]
+__all__ = ["INTERNET_TAGS", "PLATFORM_TAGS", "Admitted", "is_platform_tag", "is_shared_tag", "admitted", "public_count",
+           "is_public_network"]
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 #: Service tags (and wildcards) that mean "any address", compared case-insensitively.
 INTERNET_TAGS = frozenset({"*", "internet", "any"})
+#: Service tags whose addresses carry only the platform's own traffic or the customer's own networks, so a
+#: rule from them admits no public sender (compared case-insensitively, a regional suffix such as
+#: ``.WestEurope`` ignored): the tags Azure documents as inbound sources for Bastion, load balancer probes,
+#: gateways, Traffic Manager probes and the control planes of Azure ML, Batch, API Management, Databricks,
+#: HDInsight and SQL Managed Instance, and the platform's DNS, IMDS and licensing addresses. Every other tag
+#: (``AzureCloud``, ``AzureFrontDoor.Backend``, ``AppService``, ``AzureDevOps``, ...) names addresses any
+#: Azure customer can send from, so it counts as the public Internet: an unknown tag is never taken as narrow.
+PLATFORM_TAGS = frozenset({"virtualnetwork", "azureloadbalancer", "gatewaymanager", "azuretrafficmanager",
+                           "azuremachinelearning", "batchnodemanagement", "apimanagement", "azuredatabricks",
+                           "hdinsight", "sqlmanagement", "azureplatformdns", "azureplatformimds",
+                           "azureplatformlkm"})
+
 #: Bare addresses that Azure reads as "any address" in a rule source.
 _ANY_ADDRESSES = frozenset({"0.0.0.0", "::"})
 _SERVICE_TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
@@ -87,8 +100,27 @@ def is_public_network(network: Network) -> bool:
     return _public_in(network) > 0
 
 
+def is_platform_tag(source: str) -> bool:
+    """Whether ``source`` is a service tag that admits no public sender (see :data:`PLATFORM_TAGS`)."""
+    return source.strip().casefold().split(".", 1)[0] in PLATFORM_TAGS
+
+
+def is_shared_tag(source: str) -> bool:
+    """Whether ``source`` is a service tag (not "anywhere", not a platform tag) whose addresses any Azure
+    customer can send from."""
+    text = source.strip()
+    if text.casefold() in INTERNET_TAGS or is_platform_tag(text):
+        return False
+    try:
+        ipaddress.ip_network(text, strict=False)
+        return False
+    except ValueError:
+        return bool(_SERVICE_TAG.match(text))
+
+
 def _networks(source: str) -> list[Network]:
-    """The prefixes a source stands for: both families for the "anywhere" tags, none for other tags."""
+    """The prefixes a source stands for: both families for the "anywhere" tags, none for other tags
+    (platform tags admit no public sender; shared tags are counted apart, see :class:`Admitted`)."""
     text = source.strip()
     folded = text.casefold()
     if folded in INTERNET_TAGS or folded in _ANY_ADDRESSES:
@@ -98,7 +130,7 @@ def _networks(source: str) -> list[Network]:
     except ValueError:
         pass
     if _SERVICE_TAG.match(text):
-        return []  # a service tag other than Internet: a bounded set of Azure or customer addresses
+        return []  # a service tag other than Internet: counted by is_shared_tag, not as prefixes
     return [_ALL_V4, _ALL_V6]  # unreadable: never taken as narrow
 
 
@@ -111,10 +143,14 @@ class Admitted:
     ipv6: int
     #: The sources that contribute public addresses, as written, in order.
     sources: tuple[str, ...]
+    #: Service tags shared with every Azure customer (``AzureCloud``): their size is not counted, as
+    #: anyone can send from them they exceed any allowance.
+    shared_tags: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
-        return self.ipv4 + self.ipv6
+        shared = _PUBLIC_V4_TOTAL if self.shared_tags else 0
+        return self.ipv4 + self.ipv6 + shared
 
     def describe(self) -> str:
         """What is admitted, for a message: ``every public IPv4 address``, ``65,536 public IPv4 addresses``."""
@@ -129,6 +165,9 @@ class Admitted:
                 parts.append(f"2^{self.ipv6.bit_length() - 1} public IPv6 addresses")
             else:
                 parts.append(f"{self.ipv6:,} public IPv6 address{'es' if self.ipv6 != 1 else ''}")
+        if self.shared_tags:
+            tags = ", ".join(f"'{t}'" for t in self.shared_tags)
+            parts.append(f"the addresses of service tag {tags}, which any Azure customer can send from")
         return " and ".join(parts) or "no public address"
 
 
@@ -136,8 +175,13 @@ def admitted(sources: Iterable[object]) -> Admitted:
     """The public addresses the union of ``sources`` admits; non-string sources are ignored."""
     networks: list[Network] = []
     contributing: list[str] = []
+    shared: list[str] = []
     for source in sources:
         if not isinstance(source, str):
+            continue
+        if is_shared_tag(source):
+            contributing.append(source)
+            shared.append(source.strip())
             continue
         found = _networks(source)
         if any(is_public_network(n) for n in found):
@@ -147,7 +191,7 @@ def admitted(sources: Iterable[object]) -> Admitted:
     for version in (4, 6):
         family = [n for n in networks if n.version == version]
         counts[version] = sum(_public_in(n) for n in ipaddress.collapse_addresses(family))  # type: ignore[arg-type]
-    return Admitted(counts[4], counts[6], tuple(contributing))
+    return Admitted(counts[4], counts[6], tuple(contributing), tuple(shared))
 
 
 def public_count(sources: Iterable[object]) -> int:

@@ -16,6 +16,7 @@ deployment), :func:`expand` yields an :class:`Unseen` instead.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from pulumi_policy.proxy import (UNKNOWN_ARCHIVE_VALUE, UNKNOWN_ARRAY_VALUE, UNK
                                  UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE,
                                  UNKNOWN_STRING_VALUE, UnknownValueError)
 
-from ._types import ArmType, arm_type, canonical_type
+from ._types import ArmType, arm_type, canonical_type, is_extension_form
 
-__all__ = ["GENERIC", "DEPLOYMENTS", "OPAQUE_TYPES", "Virtual", "Unseen", "expand", "is_opaque"]
+__all__ = ["GENERIC", "AZAPI_RESOURCE", "DEPLOYMENTS", "OPAQUE_TYPES", "azapi_arm_type", "Virtual", "Unseen", "expand",
+           "is_opaque"]
 
 GENERIC = "azure-native:resources:Resource"
 #: Each deployment type, and the input holding its template (None: the top level, as deployment stacks have it).
@@ -41,7 +43,9 @@ DEPLOYMENTS: Mapping[str, str | None] = {
     "azure-native:resources:DeploymentStackAtSubscription": None,
     "azure-native:resources:DeploymentStackAtManagementGroup": None,
 }
-OPAQUE_TYPES = frozenset({GENERIC, *DEPLOYMENTS})
+#: The azapi provider's resource: an ARM type, API version and body, as a generic resource has them.
+AZAPI_RESOURCE = "azapi:index/resource:Resource"
+OPAQUE_TYPES = frozenset({GENERIC, AZAPI_RESOURCE, *DEPLOYMENTS})
 #: ARM types that deploy a template of their own (case-folded): a deployment, and a deployment stack.
 _NESTED_DEPLOYMENT = "microsoft.resources/deployments"
 _DEPLOYMENT_STACK = "microsoft.resources/deploymentstacks"
@@ -67,6 +71,7 @@ class Unevaluable:
 
 _PULUMI_UNKNOWN = Unevaluable("unknown until deployment")
 _EXPRESSION = Unevaluable("set by a template expression")
+_EXTENDED = Unevaluable("the id of the resource it extends ('<type>/providers/<extension>')")
 
 
 def _raise(path: list[str], marker: Unevaluable) -> None:
@@ -265,8 +270,13 @@ def _shape(arm: ArmType, body: dict[str, Any], segments: list[Any], own_scope: U
 
 def _virtual(kind: str, arm: ArmType, full_type: str, name: Any, body: dict[str, Any], sources: Mapping[str, str],
              own_scope: Unevaluable | None) -> Virtual:
-    segments: list[Any] = name.split("/") if isinstance(name, str) else [name] * len(arm.names)
     shown = name if isinstance(name, str) else "(a name unknown until deployment)"
+    if is_extension_form(full_type):
+        # ``<resource>/<extension namespace>/<name>``: the extension's own name is the last segment, and
+        # its scope is the resource it extends, an ARM id that can't be built offline.
+        name = name.rsplit("/", 1)[-1] if isinstance(name, str) else name
+        own_scope = _EXTENDED
+    segments: list[Any] = name.split("/") if isinstance(name, str) else [name] * len(arm.names)
     last = segments[-1] if isinstance(segments[-1], str) else shown
     props, missing = _shape(arm, body, segments, own_scope)
     return Virtual(origin=f"{kind} '{full_type}' '{shown}'", tokens=arm.tokens, name=last,
@@ -307,6 +317,68 @@ def _generic(name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
 def _virtual_with_sources(v: Virtual, default: str) -> Virtual:
     sources = {key: v.sources.get(key) or default for key in v.props}
     return Virtual(v.origin, v.tokens, v.name, v.props, sources)
+
+
+# -- azapi resources ---------------------------------------------------------------------------
+
+_AZAPI_TYPE = re.compile(r"^(?P<type>[A-Za-z0-9]+\.[A-Za-z0-9.]+(?:/[A-Za-z0-9_.\-]+)+)@(?P<version>[0-9A-Za-z\-.]+)$")
+
+
+def azapi_arm_type(type_and_version: Any) -> str | None:
+    """The ARM type of an azapi ``type`` (``Microsoft.Storage/storageAccounts@2023-05-01``), None if unreadable."""
+    match = _AZAPI_TYPE.match(type_and_version.strip()) if isinstance(type_and_version, str) else None
+    return match.group("type") if match else None
+
+
+def _id_names(parent_id: str) -> list[str]:
+    """The resource names in an ARM id after its last provider namespace (``.../storageAccounts/a/blobServices/default``
+    gives ``['a', 'default']``)."""
+    segments = [s for s in parent_id.strip("/").split("/") if s]
+    folded = [s.casefold() for s in segments]
+    if "providers" not in folded:
+        return []
+    start = len(folded) - 1 - folded[::-1].index("providers") + 2  # past 'providers/<namespace>'
+    return segments[start + 1::2]
+
+
+def _azapi(name: str, props: Mapping[str, Any]) -> Iterator[Virtual | Unseen]:
+    """An azapi ``Resource``: ``type`` (ARM type and API version), ``name``, ``parentId`` and the ARM ``body``."""
+    plain = _plain(props)
+    origin = f"azapi resource '{name}'"
+    full_type = azapi_arm_type(_field(plain, "type"))
+    if full_type is None:
+        return  # unevaluated-resource-provider blocks it: one finding, not one per policy
+    arm = arm_type(full_type)
+    if arm is None:
+        return  # a type no policy reads, as for a generic resource
+    body = _field(plain, "body")
+    if isinstance(body, str):  # older azapi versions take the body as JSON text
+        try:
+            body = json.loads(body)
+        except ValueError:
+            yield Unseen(origin, "has a body that is not JSON")
+            return
+    if isinstance(body, Unevaluable):
+        yield Unseen(origin, "has a body unknown until deployment")
+        return
+    if body is not None and not isinstance(body, dict):
+        yield Unseen(origin, "has a body that is not an object")
+        return
+    body = {k: v for k, v in (body or {}).items() if k in _TOP_LEVEL or k.casefold() == "properties"}
+    for key in ("location", "tags", "identity"):
+        if _field(plain, key) is not None and _field(body, key) is None:
+            body[key] = _field(plain, key)
+    parent_id, resource_name = _field(plain, "parentId"), _field(plain, "name")
+    if arm.scope:
+        # An extension resource: its parent is its scope.
+        body["scope"] = parent_id if parent_id is not None else _PULUMI_UNKNOWN
+        full_name: Any = resource_name
+    elif isinstance(parent_id, str) and isinstance(resource_name, str):
+        full_name = "/".join(_id_names(parent_id) + [resource_name])
+    else:
+        full_name = resource_name if isinstance(resource_name, str) and not arm.names[:-1] else _PULUMI_UNKNOWN
+    sources = {k: ("body" if k not in ("location", "tags", "identity") else k) for k in _TOP_LEVEL}
+    yield _virtual_with_sources(_virtual("azapi resource", arm, full_type, full_name, body, sources, None), "body")
 
 
 # -- templates ---------------------------------------------------------------------------------
@@ -424,8 +496,10 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         yield Unseen(origin, "has a template resource that is not a literal")
         return
     body = scope.evaluate({k: v for k, v in raw.items() if k.casefold() != "resources"})
-    if _field(body, "condition") is False or _field(body, "existing") is True:
-        return  # not deployed, or only referenced
+    # A resource that is not deployed (condition false) or only referenced (existing) is not judged, but
+    # its nested children are: a condition doesn't cascade to child resources, and an existing parent's
+    # children are deployed.
+    deployed = not (_field(body, "condition") is False or _field(body, "existing") is True)
     type_, name = _field(body, "type"), _field(body, "name")
     if not isinstance(type_, str):
         yield Unseen(origin, "has a template resource whose type is not a literal")
@@ -435,13 +509,11 @@ def _walk_resource(origin: str, raw: Any, scope: _Scope, parent: tuple[str, Any]
         full_name: Any = f"{parent[1]}/{name}" if isinstance(parent[1], str) and isinstance(name, str) else _EXPRESSION
     else:
         full_type, full_name = type_, name
-    if full_type.casefold() in (_NESTED_DEPLOYMENT, _DEPLOYMENT_STACK):
+    if deployed and full_type.casefold() in (_NESTED_DEPLOYMENT, _DEPLOYMENT_STACK):
         yield from _nested_deployment(full_type, full_name, body, raw, scope, depth)
-    else:
-        arm = arm_type(full_type)
-        if arm is not None:
-            yield _virtual("template resource", arm, full_type, full_name, body, {},
-                           Unevaluable("the scope the template is deployed at"))
+    elif deployed and (arm := arm_type(full_type)) is not None:
+        yield _virtual("template resource", arm, full_type, full_name, body, {},
+                       Unevaluable("the scope the template is deployed at"))
     children = _resource_list(_field(raw, "resources"))
     if children is None:
         yield Unseen(origin, "has nested template resources that are not a literal list")
@@ -501,6 +573,8 @@ def expand(token: str, name: str, props: Mapping[str, Any]) -> list[Virtual | Un
     canonical = canonical_type(token)
     if canonical == GENERIC:
         return list(_generic(name, props))
+    if canonical == AZAPI_RESOURCE:
+        return list(_azapi(name, props))
     if canonical in DEPLOYMENTS:
         return list(_deployment(canonical, name, props))
     return []

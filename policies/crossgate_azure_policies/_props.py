@@ -54,6 +54,7 @@ _LABELS = {
     "azure-native:storage:BlobContainer": "Blob container",
     "azure-native:storage:BlobServiceProperties": "Blob service",
     "azure-native:keyvault:Vault": "Key vault",
+    "azure-native:keyvault:AccessPolicy": "Key vault access policy",
     "azure-native:keyvault:Key": "Key",
     "azure-native:keyvault:Secret": "Secret",
     "azure-native:network:VirtualNetwork": "Virtual network",
@@ -70,6 +71,8 @@ _LABELS = {
     "azure-native:managedidentity:FederatedIdentityCredential": "Federated credential",
     "azure-native:monitor:DiagnosticSetting": "Diagnostic setting",
     "azure-native:machinelearningservices:Workspace": "ML workspace",
+    "azure-native:machinelearningservices:Compute": "ML compute",
+    "azure-native:cognitiveservices:Account": "Azure AI services account",
     "azure-native:resources:ResourceGroup": "Resource group",
     "azure-native:containerregistry:Registry": "Container registry",
 }

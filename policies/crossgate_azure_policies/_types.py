@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["AZURE_NATIVE", "ArmType", "ARM_TYPES", "arm_type", "arm_types_of", "canonical_type", "spellings",
-           "type_matches", "is_type_pattern", "pattern_matches", "register_tokens"]
+__all__ = ["AZURE_NATIVE", "ArmType", "ARM_TYPES", "arm_type", "is_extension_form", "arm_types_of", "canonical_type",
+           "spellings", "type_matches", "is_type_pattern", "pattern_matches", "register_tokens"]
 
 AZURE_NATIVE = "azure-native"
 
@@ -99,6 +99,9 @@ _ARM_TYPES = (
     ArmType("Microsoft.Storage/storageAccounts/blobServices/containers", "azure-native:storage:BlobContainer",
             ("accountName", None, "containerName")),
     ArmType("Microsoft.KeyVault/vaults", "azure-native:keyvault:Vault", ("vaultName",), flatten="none"),
+    # ``<vault>/add``, ``<vault>/replace`` or ``<vault>/remove``: the last name segment is the operation.
+    ArmType("Microsoft.KeyVault/vaults/accessPolicies", "azure-native:keyvault:AccessPolicy",
+            ("vaultName", "operationKind"), flatten="none"),
     ArmType("Microsoft.KeyVault/vaults/keys", "azure-native:keyvault:Key", ("vaultName", "keyName"), flatten="none"),
     ArmType("Microsoft.KeyVault/vaults/secrets", "azure-native:keyvault:Secret", ("vaultName", "secretName"),
             flatten="none"),
@@ -150,7 +153,17 @@ _ARM_TYPES = (
             ("workspaceName",)),
     ArmType("Microsoft.MachineLearningServices/workspaces", "azure-native:machinelearningservices:Workspace",
             ("workspaceName",)),
+    ArmType("Microsoft.MachineLearningServices/workspaces/computes", "azure-native:machinelearningservices:Compute",
+            ("workspaceName", "computeName"), flatten="none"),
+    ArmType("Microsoft.CognitiveServices/accounts", "azure-native:cognitiveservices:Account", ("accountName",),
+            flatten="none"),
     ArmType("Microsoft.ContainerRegistry/registries", "azure-native:containerregistry:Registry", ("registryName",)),
+    # Resources that run commands or deploy templates the pack can't read (see coverage.py).
+    ArmType("Microsoft.Resources/deploymentScripts", "azure-native:resources:AzureCliScript", ("scriptName",),
+            aliases=("azure-native:resources:AzurePowerShellScript",)),
+    ArmType("Microsoft.Blueprint/blueprintAssignments", "azure-native:blueprint:Assignment", ("assignmentName",),
+            scope="resourceScope"),
+    ArmType("Microsoft.Solutions/applications", "azure-native:solutions:Application", ("applicationName",)),
     ArmType("Microsoft.Resources/resourceGroups", "azure-native:resources:ResourceGroup", ("resourceGroupName",)),
 )
 
@@ -162,8 +175,32 @@ _KNOWN_TOKENS = {token.casefold(): token for t in _ARM_TYPES for token in t.toke
 
 
 def arm_type(namespace_and_type: str) -> ArmType | None:
-    """The mapping of an ARM type (``Microsoft.Storage/storageAccounts``, any case), if the pack knows it."""
-    return ARM_TYPES.get(namespace_and_type.strip().casefold())
+    """The mapping of an ARM type (``Microsoft.Storage/storageAccounts``, any case), if the pack knows it.
+
+    An extension resource written in the older ``<resource type>/providers/<extension type>`` form
+    (``Microsoft.Storage/storageAccounts/providers/roleAssignments``, with the extension's namespace in
+    its name, ``acct/Microsoft.Authorization/<guid>``) is the extension type it names.
+    """
+    folded = namespace_and_type.strip().casefold()
+    return ARM_TYPES.get(folded) or _extension_type(folded)
+
+
+def is_extension_form(namespace_and_type: str) -> bool:
+    """Whether an ARM type is written as ``<resource type>/providers/<extension type>``."""
+    head, sep, _ = namespace_and_type.strip().casefold().partition("/providers/")
+    return bool(sep and head)
+
+
+def _extension_type(folded: str) -> ArmType | None:
+    if not is_extension_form(folded):
+        return None
+    tail = [part for part in folded.partition("/providers/")[2].split("/") if part]
+    if tail and "." in tail[0]:  # the extension's namespace written in the type
+        return ARM_TYPES.get("/".join(tail))
+    wanted = "/".join(tail)
+    # Without its namespace, the extension is the one extension type (a type with a scope) of that name.
+    matches = [t for t in _ARM_TYPES if t.scope and t.arm_type.casefold().split("/", 1)[1] == wanted]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _azure_native_module(package: str, module: str) -> str | None:

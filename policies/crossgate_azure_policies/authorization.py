@@ -149,6 +149,12 @@ def _grant(props: Any, path: str) -> Grant:
     return Grant(last_segment(role), shown)
 
 
+def removes_access(resource_type: str, props: Any) -> bool:
+    """Whether a PIM schedule request takes access away (``AdminRemove``, ``SelfDeactivate``) rather than grants it."""
+    return canonical_type(resource_type) in (ELIGIBILITY_REQUEST, ASSIGNMENT_REQUEST) and \
+        one_of(get(props, "requestType"), _REMOVING_REQUESTS)
+
+
 def grants(resource_type: str, props: Any) -> list[Grant]:
     """Every role a resource grants (reading each role is a literal read; absent or unknown raises)."""
     kind = canonical_type(resource_type)
@@ -161,7 +167,7 @@ def grants(resource_type: str, props: Any) -> list[Grant]:
                 for j in range(len(items(get(props, f"{entry}.delegatedRoleDefinitionIds")))):
                     found.append(_grant(props, f"{entry}.delegatedRoleDefinitionIds.{j}"))
         return found
-    if kind in (ELIGIBILITY_REQUEST, ASSIGNMENT_REQUEST) and one_of(get(props, "requestType"), _REMOVING_REQUESTS):
+    if removes_access(resource_type, props):
         return []
     return [_grant(props, "roleDefinitionId")]
 

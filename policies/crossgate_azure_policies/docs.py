@@ -45,16 +45,20 @@ _SEES_LEGEND = [
     "(`resources:Deployment`, `DeploymentAtScope`, `DeploymentAtSubscriptionScope`, "
     "`DeploymentAtManagementGroupScope`, `DeploymentAtTenantScope`, and the deployment stacks at resource group, "
     "subscription and management group): the template's `resources`, their nested child `resources`, and inline "
-    "nested `Microsoft.Resources/deployments` and `deploymentStacks` (also when a generic resource is one). "
-    "A resource marked `existing` or with a literal false `condition` creates nothing. Each becomes a virtual resource with the properties azure-native "
+    "nested `Microsoft.Resources/deployments` and `deploymentStacks` (also when a generic resource is one), "
+    "and through azapi's `Resource` (`type` '<ARM type>@<API version>', `name`, `parentId`, `body`). "
+    "A resource marked `existing` or with a literal false `condition` creates nothing, but its nested children "
+    "are judged (neither cascades). An extension resource written `<type>/providers/<extension>` is the "
+    "extension type it names. Each becomes a virtual resource with the properties azure-native "
     "would have given it, reported on the opaque resource's URN as "
-    "`template resource '<ARM type>' '<name>': ...` (or `generic resource ...`).",
+    "`template resource '<ARM type>' '<name>': ...` (or `generic resource ...`, `azapi resource ...`).",
     "- **Indeterminate when**: **U** a value it reads is unknown until deployment; **T** in a generic resource or "
     "template, a value it reads is set by a template expression or a property copy loop, a parameter without a "
     "literal value, a secure "
     "parameter, a parameters file or a Key Vault reference (literal parameters and variables are substituted); "
     "**L** a deployment's template can't be read (`templateLink`, a nested deployment with `templateLink`, a "
-    "template unknown until deployment) or a generic resource's type isn't literal; **R** a relation it needs "
+    "template unknown until deployment), a generic resource's type isn't literal, or an azapi resource's body "
+    "is unknown; **R** a relation it needs "
     "can't be resolved (a value unknown and computed from nothing in the stack).",
     "",
 ]

@@ -1,15 +1,17 @@
 """User-assigned managed identities: what they may do, and who may sign in as them.
 
-An identity's role assignments are those whose ``principalId`` was computed from the identity; its
+An identity's role grants are the role assignments and PIM grants whose ``principalId`` (and the Lighthouse
+definitions whose ``properties``) were computed from the identity; its
 federated credentials are those whose ``resourceName`` was. Both are stack policies.
 """
 
 from __future__ import annotations
 
-from pulumi_policy import Severity
+from pulumi_policy import PolicyResource, Severity
 
 from ._props import UNKNOWN, fmt, items, one_of
-from .authorization import ROLE_ASSIGNMENT
+from ._stack import StackView
+from .authorization import REGISTRATION_DEFINITION, ROLE_ASSIGNMENT, SINGLE_ROLE_GRANTS, removes_access
 from .metadata import Control, stack_rule
 
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
@@ -19,8 +21,9 @@ FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential
 @stack_rule(Control(
     slug="uami-least-privilege-footprint",
     description="Each user-assigned identity must stay dedicated to one workload: at most a few role "
-                "assignments, all typed 'ServicePrincipal' (each assignment's role and scope are checked by "
-                "the rbac-* policies).",
+                "grants (role assignments, PIM eligibility and schedule requests, Lighthouse authorizations), "
+                "role assignments typed 'ServicePrincipal' (each grant's role and scope are checked by the "
+                "rbac-* policies).",
     severity=Severity.MEDIUM,
     resource_types=(IDENTITY,),
     remediation="Split identities that collect many assignments (one identity per workload), and set "
@@ -28,15 +31,17 @@ FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential
                 "`maxRoleAssignments` only after review.",
     mcsb=("~IM-3", "~PA-7"),
 ), maxRoleAssignments={"type": "integer", "minimum": 1, "default": 5,
-                       "description": "Most role assignments one identity may hold."})
+                       "description": "Most role grants (assignments, PIM grants, Lighthouse "
+                                      "authorizations) one identity may hold."})
 def uami_least_privilege_footprint(stack, config):
     limit = config["maxRoleAssignments"]
     for identity in stack.of_type(IDENTITY):
-        assignments = stack.dependents(identity, "principalId", ROLE_ASSIGNMENT)
-        if len(assignments) > limit:
-            yield identity, (f"Managed identity '{identity.name}' holds {len(assignments)} role assignments "
-                             f"({stack.names(assignments)}), more than {limit}; give each workload its own identity.")
+        grants = identity_grants(stack, identity)
+        if len(grants) > limit:
+            yield identity, (f"Managed identity '{identity.name}' holds {len(grants)} role grants "
+                             f"({stack.names(grants)}), more than {limit}; give each workload its own identity.")
             continue
+        assignments = [g for g in grants if stack.is_type(g, ROLE_ASSIGNMENT)]
         mistyped = [a for a in assignments
                     if stack.peek(a, "principalType") is not UNKNOWN
                     and not one_of(stack.peek(a, "principalType"), ("ServicePrincipal",))]
@@ -44,6 +49,15 @@ def uami_least_privilege_footprint(stack, config):
             types = ", ".join(f"'{a.name}' ({fmt(stack.peek(a, 'principalType'))})" for a in mistyped)
             yield identity, (f"Managed identity '{identity.name}' is granted roles by assignments typed for another "
                              f"kind of principal: {types}; set principalType to 'ServicePrincipal'.")
+
+
+def identity_grants(stack: StackView, identity: PolicyResource) -> list[PolicyResource]:
+    """Every resource that grants ``identity`` a role: role assignments and PIM grants (not requests that remove
+    access) whose ``principalId``, and Lighthouse definitions whose authorizations (``properties``), were
+    computed from it."""
+    grants = [g for g in stack.dependents(identity, "principalId", *SINGLE_ROLE_GRANTS)
+              if not removes_access(g.resource_type, g.props)]
+    return stack.extend_unique(grants, stack.dependents(identity, "properties", REGISTRATION_DEFINITION))
 
 
 def _issuer_allowed(issuer: str, allowed: list[str]) -> bool:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._props import eq, fmt, get, items, number, one_of, present, require
+from ._props import canonical_type, eq, fmt, get, items, number, one_of, present, require
 from .metadata import Control, resource_rule
 
 VAULT = "azure-native:keyvault:Vault"
+ACCESS_POLICY = "azure-native:keyvault:AccessPolicy"
 KEY = "azure-native:keyvault:Key"
 SECRET = "azure-native:keyvault:Secret"
 
@@ -25,16 +26,32 @@ _DAY = 86400
     slug="kv-rbac-authorization",
     description="Key vaults must authorize data-plane access with Azure RBAC, not access policies.",
     severity=Severity.CRITICAL,
-    resource_types=(VAULT,),
+    resource_types=(VAULT, ACCESS_POLICY),
     remediation="Set `properties.enableRbacAuthorization` to true (the SDK fills false when it is omitted) and "
-                "grant data roles with role assignments.",
+                "grant data roles with role assignments; don't declare `keyvault:AccessPolicy` resources (or "
+                "`Microsoft.KeyVault/vaults/accessPolicies` in templates), which grant access the RBAC way "
+                "doesn't see.",
     cis=(("3.0.0", "3.3.6"), ("6.0.0", "8.3.6")),
     azure_policy=("12d4fa5e-1f9f-4c21-97a9-b99b3c6611b5",),
     mcsb=("PA-7",),
 ))
 def kv_rbac_authorization(args, config):
+    if canonical_type(args.resource_type) == ACCESS_POLICY:
+        yield from _access_policy_grants(args)
+        return
     yield from require(args, "properties.enableRbacAuthorization", True, "uses access policies instead of RBAC",
                        absent_means="means access policies for API versions before 2026-02-01")
+
+
+def _access_policy_grants(args: Any) -> Iterator[str]:
+    """An access-policy resource grants data-plane access outside RBAC (whatever vault it names, in the
+    stack or not); only the ARM form's 'remove' operation grants nothing."""
+    if eq(get(args.props, "operationKind"), "remove"):
+        return
+    entries = len(items(get(args.props, "properties.accessPolicies"))) + (1 if present(args.props, "policy") else 0)
+    yield (f"Key vault access policy '{args.name}' grants data-plane access through {max(entries, 1)} access "
+           f"polic{'y' if max(entries, 1) == 1 else 'ies'} instead of RBAC; remove it and grant a Key Vault role "
+           "with a role assignment.")
 
 
 @resource_rule(Control(

@@ -10,18 +10,21 @@ ml-associated-resources-compliant), and the hub itself passes every ml-* policy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._props import UNKNOWN, UnknownValueError, eq, fmt, get, label, one_of, present, require
+from ._props import UNKNOWN, UnknownValueError, canonical_type, eq, fmt, get, label, one_of, present, require
 from .keyvault import vault_problems
 from .metadata import Control, resource_rule, stack_rule
 from .privatelink import is_project, project_hub
 from .storage import account_problems
 
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
+COMPUTE = "azure-native:machinelearningservices:Compute"
+#: Azure AI services accounts (Azure OpenAI, AI Foundry resources), where models are fine-tuned on the data.
+AI_SERVICES = "azure-native:cognitiveservices:Account"
 ACCOUNT = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"
 REGISTRY = "azure-native:containerregistry:Registry"
@@ -38,21 +41,49 @@ def _inherits(args: Any, prop: str) -> bool:
 
 @resource_rule(Control(
     slug="ml-public-network-disabled",
-    description="ML workspaces must disable public network access (an AI Foundry project that sets none inherits "
-                "its hub's).",
+    description="ML workspaces and Azure AI services (Foundry) accounts must disable public network access (an AI "
+                "Foundry project that sets none inherits its hub's), and compute instances and clusters must have "
+                "no public IP.",
     severity=Severity.CRITICAL,
-    resource_types=(WORKSPACE,),
+    resource_types=(WORKSPACE, COMPUTE, AI_SERVICES),
     remediation="Set `publicNetworkAccess` to 'Disabled' (a missing value means enabled) and reach the workspace "
-                "through its private endpoint.",
+                "through its private endpoint. On every compute instance and cluster set "
+                "`properties.properties.enableNodePublicIp` to false (a missing value means a public IP): no "
+                "public IP compute, reached through the workspace's managed network. On an Azure AI services "
+                "account set `properties.publicNetworkAccess` to 'Disabled'.",
     checkov=("CKV_AZURE_144", "CKV2_AZURE_49"),
     azure_policy=("438c38d2-3772-465a-a9cc-7a6666a275ce", "a10ee784-7409-4941-b091-663697637c0f"),
     mcsb=("NS-2",),
 ))
 def ml_public_network_disabled(args, config):
+    if canonical_type(args.resource_type) == COMPUTE:
+        yield from _compute_public_ip(args)
+        return
+    if canonical_type(args.resource_type) == AI_SERVICES:
+        yield from require(args, "properties.publicNetworkAccess", "Disabled", "allows public network access",
+                           absent_means="Azure treats as 'Enabled'")
+        return
     if _inherits(args, "publicNetworkAccess"):
         return
     yield from require(args, "publicNetworkAccess", "Disabled", "allows public network access",
                        absent_means="Azure treats as 'Enabled'")
+
+
+#: Compute an ML workspace creates (as opposed to attached compute): each node may get a public IP.
+_NODE_COMPUTE = ("ComputeInstance", "AmlCompute")
+
+
+def _compute_public_ip(args: Any) -> Iterator[str]:
+    """A compute instance or cluster whose nodes get a public IP (Azure's default), and with it a public SSH
+    or remote-login port."""
+    if not one_of(get(args.props, "properties.computeType"), _NODE_COMPUTE):
+        return  # attached compute (AKS, Synapse, ...) is judged as its own resource
+    public_ip = get(args.props, "properties.properties.enableNodePublicIp")
+    if public_ip is False:
+        return
+    state = "is not set, which Azure treats as true" if public_ip is None else f"is {fmt(public_ip)}"
+    yield (f"ML compute '{args.name}' gives its nodes public IP addresses (properties.properties.enableNodePublicIp "
+           f"{state}); set it to false.")
 
 
 @resource_rule(Control(

@@ -27,7 +27,7 @@ from ._addresses import Admitted, admitted
 from ._props import UNKNOWN, canonical_type, eq, fmt, get, items, number, one_of, peek, present
 from ._stack import StackView
 from .metadata import Control, resource_rule, stack_rule
-from .privatelink import ArmId
+from .privatelink import ArmId, subnet_name
 
 VNET = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"
@@ -219,7 +219,11 @@ _ALLOWANCE_SCHEMA = {
     "description": "Most public addresses the union of one rule's sources may admit before the rule counts as "
                    "open to the Internet (IPv4 and IPv6 addresses each count one). Private, shared (CGNAT), "
                    "loopback, link-local, multicast, reserved and documentation ranges are not public. The "
-                   "default, 256, is one /24; '*', 'Internet', 'Any', a /0, two /1s or four /2s always exceed it.",
+                   "default, 256, is one /24; '*', 'Internet', 'Any', a /0, two /1s or four /2s always exceed it, "
+                   "and so does a service tag any Azure customer can send from ('AzureCloud', "
+                   "'AzureFrontDoor.Backend', any tag but the platform tags VirtualNetwork, AzureLoadBalancer, "
+                   "GatewayManager, AzureTrafficManager, AzureMachineLearning, BatchNodeManagement, ApiManagement, "
+                   "AzureDatabricks, HDInsight, SqlManagement and AzurePlatformDNS/IMDS/LKM).",
 }
 #: Where Azure requires inbound HTTPS from the Internet: the subnet that hosts Azure Bastion.
 BASTION_SUBNET = "AzureBastionSubnet"
@@ -251,12 +255,18 @@ class RuleView:
             one_of(get(self.props, "direction") or "Inbound", ("Inbound",))
 
     def sources(self) -> list[Any]:
-        """Every source of the rule, as written; a rule that names none admits any source."""
+        """Every source of the rule, as written; a rule that names none admits any source.
+
+        An NSG rule whose source is application security groups (and no prefix, as Azure requires)
+        admits only the network interfaces in them, which have no public address.
+        """
         if self.admin:
             sources = [get(self.props, ["sources", str(i), "addressPrefix"])
                        for i in range(len(_strings(self.props, "sources")))]
         else:
             sources = _strings(self.props, "sourceAddressPrefix") + _strings(self.props, "sourceAddressPrefixes")
+            if not sources and _strings(self.props, "sourceApplicationSecurityGroups"):
+                return []
         return sources or ["*"]
 
     def admitted(self) -> Admitted:
@@ -288,7 +298,7 @@ def _range_covers(text: str, port: int) -> bool:
     try:
         return int(low) <= port <= int(high or low)
     except ValueError:
-        return False
+        return True  # a range that can't be read is never taken as excluding the port
 
 
 def security_rules(args: Any) -> list[RuleView]:
@@ -466,12 +476,12 @@ def _subnets_using(stack: StackView, nsg: PolicyResource) -> list[Any]:
     """The names of the subnets (None for anything else, or an unknown name) an NSG may be applied to."""
     names: list[Any] = []
     for user in stack.dependents(nsg, "networkSecurityGroup"):
-        names.append(stack.peek(user, "subnetName") if stack.is_type(user, SUBNET) else None)
+        names.append(subnet_name(stack, user) if stack.is_type(user, SUBNET) else None)
     if isinstance(stack.peek(nsg, "networkSecurityGroupName"), str):  # else no literal id can name it
         for user in stack.resources:  # subnets, NICs... that name it by a literal id
             if not stack.deps(user, "networkSecurityGroup") and _refers_to(
                     stack, stack.peek(user, "networkSecurityGroup.id"), nsg):
-                names.append(stack.peek(user, "subnetName") if stack.is_type(user, SUBNET) else None)
+                names.append(subnet_name(stack, user) if stack.is_type(user, SUBNET) else None)
     for vnet in stack.of_type(VNET):
         computed = nsg in stack.deps(vnet, "subnets")
         inline = stack.peek(vnet, "subnets")

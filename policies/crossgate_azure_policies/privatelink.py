@@ -482,6 +482,13 @@ def _expected_zones(stack: StackView, pe: PolicyResource) -> list[str]:
     return zones
 
 
+def subnet_name(stack: StackView, subnet: PolicyResource) -> Any:
+    """A standalone subnet's Azure name: its ``subnetName``, else its logical name (azure-native copies a child
+    resource's logical name verbatim); :data:`UNKNOWN` when ``subnetName`` is unknown until deployment."""
+    name = stack.peek(subnet, "subnetName")
+    return subnet.name if name is None else name
+
+
 @stack_rule(Control(
     slug="pe-subnet-approved",
     description="Private endpoints must sit in a subnet declared in this stack (the dedicated private-endpoint "
@@ -505,7 +512,7 @@ def pe_subnet_approved(stack, config):
         if subnets:
             if not approved_names:
                 continue
-            names = [stack.peek(s, "subnetName") or s.name for s in subnets if stack.is_type(s, SUBNET)]
+            names = [subnet_name(stack, s) for s in subnets if stack.is_type(s, SUBNET)]
             if any(isinstance(n, str) and n.casefold() in approved_names for n in names):
                 continue
             yield pe, (f"Private endpoint '{pe.name}' is in subnet {', '.join(fmt(n) for n in names) or 'inline'}, "

@@ -289,7 +289,7 @@ CASES: list[Case] = [
          "resourceGroups/rg-data'", variant="literal"),
     fail("uami-least-privilege-footprint", "uami", chain(*(
         add(f"ra-extra-{i}", role_assignment(READER, "rg", "uami")) for i in range(3))),
-         "holds 6 role assignments"),
+         "holds 6 role grants"),
     fail("uami-least-privilege-footprint", "uami", set_("ra-secrets-user", "principalType", "Group"),
          "is granted roles by assignments typed for another kind of principal: "
          "'fail-uami-least-privilege-footprint-typed/ra-secrets-user' ('Group')", variant="typed"),

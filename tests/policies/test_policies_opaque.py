@@ -320,7 +320,8 @@ UNEVALUATED = {
     "fail-dynamic-nodejs": Resource("pulumi-nodejs:dynamic:Resource", "fail-dynamic-nodejs", {"__provider": "x"}),
     "fail-azure-classic": Resource("azure:storage/account:Account", "fail-azure-classic",
                                    {"allowNestedItemsToBePublic": True}),
-    "fail-azapi": Resource("azapi:index/resource:Resource", "fail-azapi",
+    # azapi's Resource with a literal type is judged like a generic resource (test_policies_adversarial).
+    "fail-azapi": Resource("azapi:index/updateResource:UpdateResource", "fail-azapi",
                            {"type": "Microsoft.Storage/storageAccounts@2023-05-01", "body": {}}),
     "fail-azure-nextgen": Resource("azure-nextgen:storage/latest:StorageAccount", "fail-azure-nextgen", {}),
 }
