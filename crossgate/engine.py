@@ -98,6 +98,8 @@ class Gate:
         self._futures: list[concurrent.futures.Future[None]] = []
         self._final_props: dict[str, struct_pb2.Struct] = {}
         self._open = threading.Event()
+        #: Set once finish() stops the packs: analysis calls it cuts off are not reported as errors.
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._done_count = 0
 
@@ -111,10 +113,14 @@ class Gate:
             self.pool.reassert(self.record_error)
         self._open.set()
 
-    def _remaining(self) -> float:
+    def _timed_out(self, what: str) -> PackError:
+        return PackError(f"timed out {what}: the run's --timeout of {self.options.timeout:g} s was reached "
+                         "(raise --timeout)")
+
+    def _remaining(self, what: str) -> float:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise PackError("timed out evaluating policies (raise --timeout)")
+            raise self._timed_out(what)
         return min(remaining, self.options.call_timeout)
 
     # -- per resource ----------------------------------------------------------------------
@@ -129,25 +135,29 @@ class Gate:
         try:
             # The same grace as waiting for a pack: its own start-up error names the cause better.
             if not self._open.wait(max(0.0, self.deadline - time.monotonic()) + 2.0):
-                raise PackError("timed out evaluating policies (raise --timeout)")
+                raise self._timed_out(f"waiting for the policy packs to start, before evaluating {resource.urn}")
             if self.collector.failed:
                 return
             props = resource.properties
             for pack in self.pool:
                 if not self.pool.wait_ready(pack) or not pack.has_remediations:
                     continue
-                response = pack.call("Remediate", _analyze_request(resource, props), self._remaining())
+                response = pack.call("Remediate", _analyze_request(resource, props),
+                                     self._remaining(f"remediating {resource.urn} with {pack.label}"))
                 props = self.collector.remediations(pack, resource, props, response)
             self._final_props[resource.urn] = props
             for pack in self.pool:
                 if not self.pool.wait_ready(pack):
                     continue
-                response = pack.call("Analyze", _analyze_request(resource, props), self._remaining())
+                response = pack.call("Analyze", _analyze_request(resource, props),
+                                     self._remaining(f"analysing {resource.urn} with {pack.label}"))
                 self.collector.diagnostics(pack, response, resource.urn)
         except GateError as exc:
-            self.record_error(exc)
+            if not self._stopping.is_set():
+                self.record_error(exc)
         except Exception as exc:  # noqa: BLE001
-            self.record_error(PackError(f"evaluating {resource.urn}: {type(exc).__name__}: {exc}"))
+            if not self._stopping.is_set():  # calls cut off by the gate's own shutdown are not news
+                self.record_error(PackError(f"evaluating {resource.urn}: {type(exc).__name__}: {exc}"))
         finally:
             with self._lock:
                 self._done_count += 1
@@ -186,15 +196,19 @@ class Gate:
                 try:
                     future.result(timeout=remaining)
                 except concurrent.futures.TimeoutError:
-                    self.record_error(PackError("timed out evaluating policies (raise --timeout)"))
+                    pending = sum(1 for f in self._futures if not f.done())
+                    self.record_error(self._timed_out(
+                        f"evaluating policies, with {pending} of {len(self._futures)} resources not yet evaluated"))
                     break
             if program_ok and not self.collector.failed and not header.errors and self.pool:
                 self._analyze_stack(header.root_urn)
         except GateError as exc:
             self.record_error(exc)
         except Exception as exc:  # noqa: BLE001 - never lose the reports of what was evaluated
-            self.record_error(PackError(f"evaluating the stack: {type(exc).__name__}: {exc}"))
+            self.record_error(PackError(f"evaluating stack {header.root_urn or header.stack}: "
+                                        f"{type(exc).__name__}: {exc}"))
         finally:
+            self._stopping.set()
             self._executor.shutdown(wait=False, cancel_futures=True)
             self.pool.stop()
         return self.collector.build(header, packs=self.pool, waivers=self.options.waivers, today=self.options.today,

@@ -234,3 +234,13 @@ def test_bad_numbers_are_refused(flag, value):
     proc = gate(flag, value)
     assert proc.returncode == 2
     assert f"argument {flag}" in proc.stderr
+
+
+def test_a_pack_slower_than_the_timeout_is_one_error_naming_the_timeout_and_what_was_left():
+    proc = gate("--policy-pack", str(PACKS / "slow"), "--timeout", "8", "--parallel", "1")
+    assert proc.returncode == 2
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("crossgate: error:")]
+    # One line: the calls the gate's own shutdown cuts off are not reported as further errors.
+    assert errors == ["crossgate: error: timed out evaluating policies, with 5 of 5 resources not yet evaluated: "
+                      "the run's --timeout of 8 s was reached (raise --timeout)"]
+    assert json.loads(proc.stdout)["summary"]["verdict"] == "error"
