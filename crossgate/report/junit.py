@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation
-from ._common import (Locator, first_line, nothing_checked_sentence, remediation_text, reported_findings,
+from ._common import (reporting_packs, Locator, first_line, nothing_checked_sentence, remediation_text, reported_findings,
                       resource_label, sorted_findings, waiver_note, warning_line, xml_safe)
 
 TOOL = "crossgate"
@@ -140,12 +140,7 @@ def junit_tree(result: GateResult) -> ET.Element:
     locator = Locator(result)
     root = ET.Element("testsuites", {"name": TOOL})
     findings = reported_findings(result)
-    packs = list(result.packs)
-    known = {p.name for p in packs}
-    for name in dict.fromkeys([*(f.pack for f in findings), *(r.pack for r in result.remediations)]):
-        if name not in known:
-            packs.append(PackInfo(name=name, version="", path=""))
-            known.add(name)
+    packs = reporting_packs(result)  # a pack that failed after reporting still gets its place
     for n, pack in enumerate(packs):
         # Config notes belong to the whole run: the first suite carries them.
         _pack_suite(root, pack, result, locator, [f for f in findings if f.pack == pack.name],

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation, Severity
-from ._common import (FINGERPRINT_KEY, RULE_LEVEL, SECURITY_SEVERITY, Locator, Place, fingerprint,
+from ._common import (reporting_packs, FINGERPRINT_KEY, RULE_LEVEL, SECURITY_SEVERITY, Locator, Place, fingerprint,
                       framework_reference, nothing_checked_sentence, remediation_text, reported_findings,
                       sorted_findings, waiver_note)
 
@@ -268,14 +268,7 @@ def _run_shell(result: GateResult, locator: Locator, automation_id: str) -> dict
 
 def sarif_doc(result: GateResult) -> dict[str, Any]:
     locator = Locator(result)
-    packs = list(result.packs)
-    # A pack that reported findings but is missing from result.packs (it failed later) still
-    # gets a run, so nothing it said is dropped.
-    known = {p.name for p in packs}
-    for name in dict.fromkeys([*(f.pack for f in result.findings), *(r.pack for r in result.remediations)]):
-        if name not in known:
-            packs.append(PackInfo(name=name, version="", path=""))
-            known.add(name)
+    packs = reporting_packs(result)  # a pack that failed after reporting still gets its place
 
     runs: list[dict[str, Any]] = []
     if not packs:
