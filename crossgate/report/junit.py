@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation
-from ._common import (reporting_packs, Locator, first_line, nothing_checked_sentence, remediation_text, reported_findings,
-                      resource_label, sorted_findings, waiver_note, warning_line, xml_safe)
+from ._common import (first_line, Locator, nothing_checked_sentence, remediation_text, reported_findings,
+                      reporting_packs, resource_label, sorted_findings, waiver_note, warning_line, xml_safe)
 
 TOOL = "crossgate"
 _OUTCOMES = ("failure", "error", "skipped")

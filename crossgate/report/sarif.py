@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Remediation, Severity
-from ._common import (reporting_packs, FINGERPRINT_KEY, RULE_LEVEL, SECURITY_SEVERITY, Locator, Place, fingerprint,
-                      framework_reference, nothing_checked_sentence, remediation_text, reported_findings,
-                      sorted_findings, waiver_note)
+from ._common import (FINGERPRINT_KEY, RULE_LEVEL, SECURITY_SEVERITY, fingerprint, framework_reference,
+                      Locator, nothing_checked_sentence, Place, remediation_text, reported_findings,
+                      reporting_packs, sorted_findings, waiver_note)
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
