@@ -172,12 +172,6 @@ def grants(resource_type: str, props: Any) -> list[Grant]:
     return [_grant(props, "roleDefinitionId")]
 
 
-def role_of(props: Any) -> str | None:
-    """The role definition GUID of an assignment (lower case); reading it is a literal read."""
-    role = get(props, "roleDefinitionId")
-    return last_segment(role) if isinstance(role, str) else None
-
-
 def role_name(guid: str) -> str:
     return ROLE_NAMES.get(guid, guid)
 
