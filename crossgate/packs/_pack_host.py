@@ -27,6 +27,7 @@ sys.path[0] = os.getcwd()
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import functools  # noqa: E402
 import runpy  # noqa: E402
 import traceback  # noqa: E402
 from inspect import isawaitable, signature  # noqa: E402
@@ -166,6 +167,32 @@ def _fast_servicer(sdk):
     level = sdk.EnforcementLevel
     private = "_PolicyAnalyzerServicer__"
 
+    class StackResource(sdk.PolicyResource):
+        """A stack policy's PolicyResource whose properties, options and provider are made when the
+        policy first reads them, then kept as ordinary attributes (a stack policy usually reads a
+        few resources of the whole stack). Each policy gets its own, as from pulumi-policy."""
+
+        __slots__ = ("_shared",)
+
+        def __init__(self, resource_type, urn, name, shared) -> None:  # noqa: D107 - fields as the base sets them
+            self._shared = shared
+            self.resource_type, self.urn, self.name = resource_type, urn, name
+            self.parent, self.dependencies, self.property_dependencies = None, [], {}
+
+        @functools.cached_property
+        def props(self):
+            return self._shared[0].view()
+
+        @functools.cached_property
+        def opts(self):
+            return self._shared[1]()
+
+        @functools.cached_property
+        def provider(self):
+            return self._shared[2]()
+
+    StackResource.__name__ = StackResource.__qualname__ = sdk.PolicyResource.__name__
+
     class FastServicer(base):
         def _pack(self):
             return getattr(self, private + "policy_pack_name"), getattr(self, private + "policy_pack_version")
@@ -232,8 +259,7 @@ def _fast_servicer(sdk):
         def _stack(plan):
             """Fresh PolicyResources for one policy, linked by parent and dependencies."""
             entries, links = plan
-            built = [sdk.PolicyResource(rtype, source.view(), urn, name, options(), provider(), None, [], {})
-                     for rtype, urn, name, source, options, provider in entries]
+            built = [StackResource(rtype, urn, name, shared) for rtype, urn, name, *shared in entries]
             for resource, (parent, deps, prop_deps) in zip(built, links):
                 if parent is not None:
                     resource.parent = built[parent]
