@@ -50,24 +50,34 @@ _MODULE_NAMES = ("_PolicyAnalyzerServicer", "_GRPC_CHANNEL_OPTIONS", "_NotApplic
 # -- a policy's own copy of a resource's properties, made as it reads ------------------------------
 
 class _Source:
-    """One resource's properties, deserialised once; hands each policy a private, lazily copied view."""
+    """One resource's properties, deserialised once, when a policy first reads them; hands each
+    policy a private, lazily copied view."""
 
-    __slots__ = ("plain", "_struct", "_deserialise", "_proxy")
+    __slots__ = ("_plain", "_struct", "_sdk")
+
+    #: ``_plain`` before the first view.
+    _UNREAD = object()
 
     def __init__(self, struct, sdk) -> None:
-        self._struct = struct
-        self._deserialise = lambda: sdk.deserialize_properties(sdk.json_format.MessageToDict(struct))
-        self._proxy = sdk.unknown_checking_proxy
-        self.plain = self._deserialise()
-        # Assets and archives are objects a policy could change in place: such a resource is
-        # deserialised afresh for every policy, as pulumi-policy does.
-        if not _is_plain(self.plain):
-            self.plain = None
+        self._struct, self._sdk = struct, sdk
+        self._plain = self._UNREAD
+
+    def _deserialise(self):
+        sdk = self._sdk
+        return sdk.deserialize_properties(sdk.json_format.MessageToDict(self._struct))
 
     def view(self):
-        if self.plain is None:
-            return self._proxy(self._deserialise())
-        return _wrap(self.plain, [], _PROXIES)
+        plain = self._plain
+        if plain is self._UNREAD:
+            fresh = self._deserialise()
+            # Assets and archives are objects a policy could change in place: such a resource is
+            # deserialised afresh for every policy, as pulumi-policy does.
+            self._plain = plain = fresh if _is_plain(fresh) else None
+            if plain is None:
+                return self._sdk.unknown_checking_proxy(fresh)
+        if plain is None:
+            return self._sdk.unknown_checking_proxy(self._deserialise())
+        return _wrap(plain, [], _PROXIES)
 
 
 _SCALARS = (str, float, int, bool, type(None))
@@ -168,16 +178,15 @@ def _fast_servicer(sdk):
     private = "_PolicyAnalyzerServicer__"
 
     class StackResource(sdk.PolicyResource):
-        """A stack policy's PolicyResource whose properties, options and provider are made when the
-        policy first reads them, then kept as ordinary attributes (a stack policy usually reads a
+        """A stack policy's PolicyResource whose properties, options, provider and links are made when
+        the policy first reads them, then kept as ordinary attributes (a stack policy usually reads a
         few resources of the whole stack). Each policy gets its own, as from pulumi-policy."""
 
-        __slots__ = ("_shared",)
+        __slots__ = ("_shared", "_links", "_stack")
 
-        def __init__(self, resource_type, urn, name, shared) -> None:  # noqa: D107 - fields as the base sets them
-            self._shared = shared
+        def __init__(self, resource_type, urn, name, shared, links, stack) -> None:
+            self._shared, self._links, self._stack = shared, links, stack
             self.resource_type, self.urn, self.name = resource_type, urn, name
-            self.parent, self.dependencies, self.property_dependencies = None, [], {}
 
         @functools.cached_property
         def props(self):
@@ -190,6 +199,19 @@ def _fast_servicer(sdk):
         @functools.cached_property
         def provider(self):
             return self._shared[2]()
+
+        @functools.cached_property
+        def parent(self):
+            index = self._links[0]
+            return None if index is None else self._stack[index]
+
+        @functools.cached_property
+        def dependencies(self):
+            return [self._stack[i] for i in self._links[1]]
+
+        @functools.cached_property
+        def property_dependencies(self):
+            return {prop: [self._stack[i] for i in targets] for prop, targets in self._links[2]}
 
     StackResource.__name__ = StackResource.__qualname__ = sdk.PolicyResource.__name__
 
@@ -259,14 +281,9 @@ def _fast_servicer(sdk):
         def _stack(plan):
             """Fresh PolicyResources for one policy, linked by parent and dependencies."""
             entries, links = plan
-            built = [StackResource(rtype, urn, name, shared) for rtype, urn, name, *shared in entries]
-            for resource, (parent, deps, prop_deps) in zip(built, links):
-                if parent is not None:
-                    resource.parent = built[parent]
-                if deps:
-                    resource.dependencies.extend([built[d] for d in deps])
-                for prop, targets in prop_deps:
-                    resource.property_dependencies[prop] = [built[d] for d in targets]
+            built = []
+            built.extend([StackResource(rtype, urn, name, shared, link, built)
+                          for (rtype, urn, name, *shared), link in zip(entries, links)])
             return built
 
         def _shared(self, r):
