@@ -62,29 +62,6 @@ GC_OFF = """
     _gc.disable()
 """
 
-PUMP_LOOP = """
-    # While the program body runs, pump the event loop every 256 resources (as the SDK's own
-    # synchronous invokes do), so registrations complete and their pending outputs are freed as the
-    # program goes instead of all being alive at the end of its body.
-    import asyncio as _asyncio
-    import pulumi as _pulumi
-    from pulumi.runtime.sync_await import _sync_await as _pump
-    _created = [0]
-    _resource_init = _pulumi.Resource.__init__
-
-    async def _yield_a_while():
-        for _ in range(64):
-            await _asyncio.sleep(0)
-
-    def _init_and_pump(self, *args, **kwargs):
-        _resource_init(self, *args, **kwargs)
-        _created[0] += 1
-        if _created[0] % 256 == 0:
-            _pump(_yield_a_while())
-
-    _pulumi.Resource.__init__ = _init_and_pump
-"""
-
 VARIANTS = {
     "baseline": ("", ""),
     "no-stack-trace": (NO_STACK_TRACE, ""),
@@ -92,7 +69,6 @@ VARIANTS = {
     "gc-freeze": (GC_FREEZE, ""),
     "gc-off": (GC_OFF, ""),
     "all (no-stack-trace + inline + gc-freeze)": (NO_STACK_TRACE + GC_FREEZE, INLINE_EXECUTOR),
-    "pump-loop": (PUMP_LOOP, ""),
 }
 
 DRIVER = """
@@ -110,6 +86,10 @@ def host_variant(directory: Path, name: str, before: str, after_loop: str) -> Pa
     if AFTER_IMPORTS not in text or AFTER_LOOP not in text:
         raise SystemExit(f"{HOST} changed: cannot find where to insert the experiment's code")
     text = text.replace(AFTER_IMPORTS, AFTER_IMPORTS + before, 1).replace(AFTER_LOOP, AFTER_LOOP + after_loop, 1)
+    # The host imports its sibling modules (_host_*.py) and their data from its own directory.
+    for helper in [*HOST.parent.glob("_host_*.py"), HOST.parent / "output_shapes.json"]:
+        if not (directory / helper.name).exists():
+            shutil.copy(helper, directory / helper.name)
     path = directory / f"host_{len(list(directory.glob('host_*.py')))}.py"
     path.write_text(f"# experiment: {name}\n" + text, encoding="utf-8")
     return path

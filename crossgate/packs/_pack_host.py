@@ -27,6 +27,7 @@ sys.path[0] = os.getcwd()
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import functools  # noqa: E402
 import runpy  # noqa: E402
 import traceback  # noqa: E402
 from inspect import isawaitable, signature  # noqa: E402
@@ -49,24 +50,34 @@ _MODULE_NAMES = ("_PolicyAnalyzerServicer", "_GRPC_CHANNEL_OPTIONS", "_NotApplic
 # -- a policy's own copy of a resource's properties, made as it reads ------------------------------
 
 class _Source:
-    """One resource's properties, deserialised once; hands each policy a private, lazily copied view."""
+    """One resource's properties, deserialised once, when a policy first reads them; hands each
+    policy a private, lazily copied view."""
 
-    __slots__ = ("plain", "_struct", "_deserialise", "_proxy")
+    __slots__ = ("_plain", "_struct", "_sdk")
+
+    #: ``_plain`` before the first view.
+    _UNREAD = object()
 
     def __init__(self, struct, sdk) -> None:
-        self._struct = struct
-        self._deserialise = lambda: sdk.deserialize_properties(sdk.json_format.MessageToDict(struct))
-        self._proxy = sdk.unknown_checking_proxy
-        self.plain = self._deserialise()
-        # Assets and archives are objects a policy could change in place: such a resource is
-        # deserialised afresh for every policy, as pulumi-policy does.
-        if not _is_plain(self.plain):
-            self.plain = None
+        self._struct, self._sdk = struct, sdk
+        self._plain = self._UNREAD
+
+    def _deserialise(self):
+        sdk = self._sdk
+        return sdk.deserialize_properties(sdk.json_format.MessageToDict(self._struct))
 
     def view(self):
-        if self.plain is None:
-            return self._proxy(self._deserialise())
-        return _wrap(self.plain, [], _PROXIES)
+        plain = self._plain
+        if plain is self._UNREAD:
+            fresh = self._deserialise()
+            # Assets and archives are objects a policy could change in place: such a resource is
+            # deserialised afresh for every policy, as pulumi-policy does.
+            self._plain = plain = fresh if _is_plain(fresh) else None
+            if plain is None:
+                return self._sdk.unknown_checking_proxy(fresh)
+        if plain is None:
+            return self._sdk.unknown_checking_proxy(self._deserialise())
+        return _wrap(plain, [], _PROXIES)
 
 
 _SCALARS = (str, float, int, bool, type(None))
@@ -166,6 +177,44 @@ def _fast_servicer(sdk):
     level = sdk.EnforcementLevel
     private = "_PolicyAnalyzerServicer__"
 
+    class StackResource(sdk.PolicyResource):
+        """A stack policy's PolicyResource whose properties, options, provider and links are made when
+        the policy first reads them, then kept as ordinary attributes (a stack policy usually reads a
+        few resources of the whole stack). Each policy gets its own, as from pulumi-policy."""
+
+        __slots__ = ("_shared", "_links", "_stack")
+
+        def __init__(self, resource_type, urn, name, shared, links, stack) -> None:
+            self._shared, self._links, self._stack = shared, links, stack
+            self.resource_type, self.urn, self.name = resource_type, urn, name
+
+        @functools.cached_property
+        def props(self):
+            return self._shared[0].view()
+
+        @functools.cached_property
+        def opts(self):
+            return self._shared[1]()
+
+        @functools.cached_property
+        def provider(self):
+            return self._shared[2]()
+
+        @functools.cached_property
+        def parent(self):
+            index = self._links[0]
+            return None if index is None else self._stack[index]
+
+        @functools.cached_property
+        def dependencies(self):
+            return [self._stack[i] for i in self._links[1]]
+
+        @functools.cached_property
+        def property_dependencies(self):
+            return {prop: [self._stack[i] for i in targets] for prop, targets in self._links[2]}
+
+    StackResource.__name__ = StackResource.__qualname__ = sdk.PolicyResource.__name__
+
     class FastServicer(base):
         def _pack(self):
             return getattr(self, private + "policy_pack_name"), getattr(self, private + "policy_pack_version")
@@ -232,15 +281,9 @@ def _fast_servicer(sdk):
         def _stack(plan):
             """Fresh PolicyResources for one policy, linked by parent and dependencies."""
             entries, links = plan
-            built = [sdk.PolicyResource(rtype, source.view(), urn, name, options(), provider(), None, [], {})
-                     for rtype, urn, name, source, options, provider in entries]
-            for resource, (parent, deps, prop_deps) in zip(built, links):
-                if parent is not None:
-                    resource.parent = built[parent]
-                if deps:
-                    resource.dependencies.extend([built[d] for d in deps])
-                for prop, targets in prop_deps:
-                    resource.property_dependencies[prop] = [built[d] for d in targets]
+            built = []
+            built.extend([StackResource(rtype, urn, name, shared, link, built)
+                          for (rtype, urn, name, *shared), link in zip(entries, links)])
             return built
 
         def _shared(self, r):

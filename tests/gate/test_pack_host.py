@@ -128,6 +128,9 @@ def stack_mutate(args, report_violation):
     for r in args.resources:
         if "nested" in r.props:
             r.props["nested"]["inner"] = "changed by a stack policy"
+        r.dependencies.clear()
+        r.property_dependencies.clear()
+        r.parent = None
 
 
 def stack_observe(args, report_violation):
