@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,89 @@ def test_secret_copied_into_a_resource_type_or_invoke_token_is_printed_in_no_for
             "test:[secret]:Thing", "test:index:[secret]"]
         assert [i["token"] for i in doc["invokes"]] == ["test:index:get[secret]"]
         assert "urn:pulumi:dev::secrets::test:[secret]:Thing::long" in {r["urn"] for r in doc["resources"]}
+
+
+@pytest.mark.parametrize("program, message", [
+    ("adversarial-garbage-record", "the Pulumi program wrote something that is not a record of crossgate's host to "
+                                   "its record pipe; the run can't be trusted"),
+    ("adversarial-forged-record", "the Pulumi program's registrations don't hang together (resources/N: 'x' is not "
+                                  "a URN): something other than the Pulumi SDK wrote them, so the plan can't be "
+                                  "trusted"),
+    ("adversarial-fake-interpreter", "the Pulumi program's registrations don't hang together (a finished program "
+                                     "declares exactly one pulumi:pulumi:Stack, and rootUrn names it): something "
+                                     "other than the Pulumi SDK wrote them, so the plan can't be trusted"),
+])
+def test_records_the_sdk_did_not_write_fail_the_run_with_one_line_naming_the_program(program, message):
+    proc = preview(program, "--format", "json")
+    assert proc.returncode == 2, proc.stderr
+    # Where the forged record lands among the SDK's registrations is up to the event loop.
+    stderr = re.sub(r"resources/\d+", "resources/N", proc.stderr)
+    assert stderr.splitlines() == [f"crossgate: error: {message}"]
+    assert [re.sub(r"resources/\d+", "resources/N", e) for e in json.loads(proc.stdout)["errors"]] == [message]
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo.extend(children - found)
+            found |= children
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_an_interrupted_preview_leaves_no_pack_running():
+    import signal
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    proc = subprocess.Popen([sys.executable, "-m", "crossgate", "preview", "--cwd",
+                             str(PROGRAMS / "adversarial-hangs"), "--stack", "dev", "--policy-pack", str(BASIC_PACK),
+                             "--parallel", "1"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        packs: set[int] = set()
+        while not packs:  # the pack host is up and the program is hanging
+            assert proc.poll() is None, proc.communicate()
+            packs = {pid for pid in _descendants(proc.pid) if b"_pack_host" in _cmdline(pid)}
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2
+    assert stderr.splitlines() == ["crossgate: interrupted"]
+    assert not [pid for pid in packs if _alive(pid)]
+
+
+def test_a_plan_whose_resource_depends_on_a_stack_reference_is_judged_not_refused(tmp_path):
+    program = PROGRAMS / "adversarial-stack-reference"
+    plan = tmp_path / "plan.json"
+    wrote = run_crossgate("preview", "--cwd", str(program), "--stack", "dev", "--plan-out", str(plan),
+                          "--stack-reference-outputs", str(program / "refs.json"))
+    assert wrote.returncode == 0, wrote.stderr
+    proc = run_crossgate("check", "--plan", str(plan), "--policy-pack", str(BASIC_PACK), "--parallel", "1",
+                         "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [(v["policy"], v["name"]) for v in doc["violations"]] == [("no-public-flag", "public")]
