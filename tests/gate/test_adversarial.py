@@ -122,3 +122,15 @@ def test_a_plan_whose_resource_depends_on_a_stack_reference_is_judged_not_refuse
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     assert [(v["policy"], v["name"]) for v in doc["violations"]] == [("no-public-flag", "public")]
+
+
+@pytest.mark.parametrize("program, problem", [
+    ("adversarial-config-alias-bomb", "its YAML aliases (*) expand to more than 1,000,000 values"),
+    ("adversarial-config-duplicate-key", "duplicate key 'adversarial:public'"),
+])
+def test_a_stack_config_the_cli_would_refuse_or_that_would_exhaust_memory_is_refused_naming_it(program, problem):
+    proc = preview(program, "--timeout", "60")
+    path = PROGRAMS / program / "Pulumi.dev.yaml"
+    assert proc.returncode == 2
+    [line] = proc.stderr.splitlines()
+    assert line.startswith(f"crossgate: error: {path}") and line.endswith(problem)
