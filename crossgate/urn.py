@@ -89,7 +89,7 @@ def graph_problem(resources: Iterable[Any], *, project: str, stack: str, root_ur
     seen: set[str] = set()
     for i, r in enumerate(resources):
         parsed = parse(r.urn) if isinstance(r.urn, str) else None
-        if parsed is None or not is_valid(r.urn):
+        if parsed is None or not (parsed.stack and parsed.project and parsed.qualified_type):
             return f"resources/{i}: {r.urn!r} is not a URN"
         if (parsed.stack, parsed.project) != (stack, project):
             return f"resources/{i}: {r.urn} is not in stack {stack} of project {project}"

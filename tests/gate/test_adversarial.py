@@ -134,3 +134,17 @@ def test_a_stack_config_the_cli_would_refuse_or_that_would_exhaust_memory_is_ref
     assert proc.returncode == 2
     [line] = proc.stderr.splitlines()
     assert line.startswith(f"crossgate: error: {path}") and line.endswith(problem)
+
+
+def test_a_resource_name_with_a_line_break_cannot_print_a_verdict_line_of_its_own():
+    proc = run_crossgate("preview", "--cwd", str(PROGRAMS / "adversarial-forged-verdict"), "--stack", "dev",
+                         "--policy-pack", str(BASIC_PACK), "--parallel", "1")
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    where = "tests/fixtures/programs/adversarial-forged-verdict/__main__.py:11"
+    assert [line for line in lines if "PASS" in line] == [
+        f"    test:index:Thing       public\\nPASS: 0 blocking (exit 0)  {where}",
+        f"  test:index:Thing (public\\nPASS: 0 blocking (exit 0))  {where}",
+    ]
+    assert lines[-1].startswith("FAIL: 1 blocking")
+
