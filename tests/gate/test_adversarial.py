@@ -163,3 +163,17 @@ def test_a_plan_with_a_custom_timeout_the_engine_does_not_know_is_refused_naming
     assert proc.stderr.splitlines() == [
         f"crossgate: error: --plan {plan}: resources/{index}/customTimeouts has unknown field(s) bogus "
         "(one of create, delete, read, update)"]
+
+
+def test_a_stack_export_whose_type_disagrees_with_its_urn_is_refused_not_judged_as_another_type(tmp_path):
+    doc = json.loads((FIXTURES / "imports" / "things.stack-export.json").read_text())
+    urn = "urn:pulumi:dev::things::test:index:Thing::base"
+    state = next(r for r in doc["deployment"]["resources"] if r["urn"] == urn)
+    state["type"] = "test:index:Harmless"  # the Thing policies would no longer look at it
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(doc))
+    proc = run_crossgate("check", "--stack-export", str(export), "--policy-pack", str(BASIC_PACK), "--parallel", "1")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"crossgate: error: --stack-export {export}: resource {urn}: type 'test:index:Harmless' is not the type "
+        "its URN names"]
