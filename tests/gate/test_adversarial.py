@@ -177,3 +177,22 @@ def test_a_stack_export_whose_type_disagrees_with_its_urn_is_refused_not_judged_
     assert proc.stderr.splitlines() == [
         f"crossgate: error: --stack-export {export}: resource {urn}: type 'test:index:Harmless' is not the type "
         "its URN names"]
+
+
+def test_a_waiver_glob_for_one_name_does_not_cover_a_new_resource_whose_name_ends_like_it(tmp_path):
+    import datetime as dt
+
+    expires = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=30)).isoformat()
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(f"""waivers:
+  - policy: size-limit
+    resource: "*::store"
+    reason: The store is big on purpose; tracked in DATA-1.
+    owner: data-platform@example.com
+    expires: {expires}
+""")
+    proc = preview("adversarial-waiver-name", "--waivers", str(waivers), "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [(v["policy"], v["name"]) for v in doc["violations"]] == [("size-limit", "new::store")]
+    assert [(w["policy"], w["name"]) for w in doc["waived"]] == [("size-limit", "store")]
