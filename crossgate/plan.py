@@ -47,8 +47,6 @@ SCHEMA_FILE = Path(__file__).with_name("schemas") / "plan.schema.json"
 #: Larger than the plan of a 10,000-resource program (about 25 MB), small enough to refuse garbage.
 MAX_PLAN_BYTES = 256 * 1024 * 1024
 
-#: The operations a custom timeout may name (``AnalyzerResourceOptions.CustomTimeouts``).
-CUSTOM_TIMEOUT_KEYS = frozenset({"create", "update", "delete", "read"})
 #: PlannedResource fields that are not written as ``camelCase(name)``.
 _RENAMED = {"properties": "inputs"}
 #: Fields recomputed on reading instead of trusted from the document.
@@ -434,10 +432,6 @@ def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
                if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise InputError(f"{at} is missing {', '.join(missing)}")
-    unknown_timeouts = sorted(set(kwargs.get("custom_timeouts") or {}) - CUSTOM_TIMEOUT_KEYS)
-    if unknown_timeouts:
-        raise InputError(f"{at}/customTimeouts has unknown field(s) {', '.join(unknown_timeouts)} "
-                         f"(one of {', '.join(sorted(CUSTOM_TIMEOUT_KEYS))})")
     try:
         return PlannedResource(**kwargs)
     except (TypeError, ValueError) as exc:

@@ -150,21 +150,6 @@ def test_a_resource_name_with_a_line_break_cannot_print_a_verdict_line_of_its_ow
 
 
 
-def test_a_plan_with_a_custom_timeout_the_engine_does_not_know_is_refused_naming_the_plan(tmp_path):
-    plan = tmp_path / "plan.json"
-    wrote = run_crossgate("preview", "--cwd", str(PROGRAMS / "things"), "--stack", "dev", "--plan-out", str(plan))
-    assert wrote.returncode == 0, wrote.stderr
-    doc = json.loads(plan.read_text())
-    index = next(i for i, r in enumerate(doc["resources"]) if r["name"] == "base")
-    doc["resources"][index]["customTimeouts"] = {"create": 60.0, "bogus": 1.0}
-    plan.write_text(json.dumps(doc))
-    proc = run_crossgate("check", "--plan", str(plan), "--policy-pack", str(BASIC_PACK), "--parallel", "1")
-    assert proc.returncode == 2
-    assert proc.stderr.splitlines() == [
-        f"crossgate: error: --plan {plan}: resources/{index}/customTimeouts has unknown field(s) bogus "
-        "(one of create, delete, read, update)"]
-
-
 def test_a_stack_export_whose_type_disagrees_with_its_urn_is_refused_not_judged_as_another_type(tmp_path):
     doc = json.loads((FIXTURES / "imports" / "things.stack-export.json").read_text())
     urn = "urn:pulumi:dev::things::test:index:Thing::base"
