@@ -395,7 +395,10 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
                                isolation=isolation, stack_reference_outputs=stack_reference_outputs,
                                allow_remote_components=allow_remote_components)
     except BaseException:
-        gate.abort()  # interrupted (CI cancels with SIGTERM): never leave a pack running
+        # Interrupted (CI cancels with SIGTERM): leave no pack, and no program process, running.
+        gate.abort()
+        if reaping:
+            _stop_leftovers(set())
         raise
 
 

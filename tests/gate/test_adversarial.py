@@ -86,7 +86,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
-def test_an_interrupted_preview_leaves_no_pack_running():
+def test_an_interrupted_preview_leaves_no_pack_and_no_program_running():
     import signal
     import subprocess
     import sys
@@ -101,6 +101,10 @@ def test_an_interrupted_preview_leaves_no_pack_running():
         while not packs:  # the pack host is up and the program is hanging
             assert proc.poll() is None, proc.communicate()
             packs = {pid for pid in _descendants(proc.pid) if b"_pack_host" in _cmdline(pid)}
+        started = set()
+        while not started:  # and the program is running
+            assert proc.poll() is None, proc.communicate()
+            started = _descendants(proc.pid) - packs
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=120)
     finally:
@@ -108,7 +112,7 @@ def test_an_interrupted_preview_leaves_no_pack_running():
             proc.kill()
     assert proc.returncode == 2
     assert stderr.splitlines() == ["crossgate: interrupted"]
-    assert not [pid for pid in packs if _alive(pid)]
+    assert not [pid for pid in packs | started if _alive(pid)]
 
 
 def test_a_plan_whose_resource_depends_on_a_stack_reference_is_judged_not_refused(tmp_path):
