@@ -196,11 +196,11 @@ def _report_errors(result, args: argparse.Namespace) -> None:
     """Each error once, on stderr, after the report (the table's verdict counts them and does not
     repeat them), stripped of control characters a pack's output could carry. Details (tracebacks,
     pack stderr) follow under ``--verbose``."""
-    from .report._common import terminal_safe
+    from .report._common import one_line
 
     sys.stdout.flush()
     for error in result.errors:
-        print(f"crossgate: error: {terminal_safe(error)}", file=sys.stderr)
+        print(f"crossgate: error: {one_line(error)}", file=sys.stderr)
     if args.verbose:
         for detail in result.error_details:
             print(detail, file=sys.stderr)
@@ -262,7 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except GateError as exc:
-        print(f"crossgate: error: {exc.message}", file=sys.stderr)
+        from .report._common import one_line
+
+        print(f"crossgate: error: {one_line(exc.message)}", file=sys.stderr)
         if getattr(args, "verbose", False) and exc.detail:
             print(exc.detail, file=sys.stderr)
         return EXIT_ERROR

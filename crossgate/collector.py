@@ -226,11 +226,17 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
     if not secrets:
         return result
 
+    def type_(value: str) -> str:
+        """A (qualified) type: a program can build a type or an invoke token from a secret too.
+        Long secrets anywhere, short ones where they fill a whole segment between ``:`` and ``$``."""
+        return "".join(secrets.text(part) for part in re.split(r"([:$])", secrets.text(value)))
+
     def urn(value: str) -> str:
         parsed = urns.parse(value)
         if parsed is None:
             return secrets.text(value)
-        return value[: len(value) - len(parsed.name)] + secrets.text(parsed.name)
+        return (f"{urns.PREFIX}{parsed.stack}{urns.SEP}{parsed.project}{urns.SEP}{type_(parsed.qualified_type)}"
+                f"{urns.SEP}{secrets.text(parsed.name)}")
 
     def ref(value: str | None) -> str | None:
         if not value:
@@ -254,7 +260,8 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
         props = blinded(resource.properties)
         provider_inputs = blinded(resource.provider_inputs)
         resources.append(dataclasses.replace(
-            resource, urn=urn(resource.urn), name=secrets.text(resource.name), properties=props,
+            resource, urn=urn(resource.urn), type=type_(resource.type), name=secrets.text(resource.name),
+            properties=props,
             provider_inputs=provider_inputs,
             parent=ref(resource.parent), provider=ref(resource.provider),
             dependencies=tuple(urn(d) for d in resource.dependencies),
@@ -269,13 +276,14 @@ def _redact(result: GateResult, secrets: wire.Secrets, scopes: list[Any]) -> Gat
         if waiver is not None:
             waiver = dataclasses.replace(waiver, resource=secrets.text(waiver.resource))
         findings.append(dataclasses.replace(
-            finding, urn=urn(finding.urn), name=secrets.text(finding.name),
+            finding, urn=urn(finding.urn), type=type_(finding.type), name=secrets.text(finding.name),
             message=secrets.text(finding.message, scope), waiver=waiver))
     result.findings = findings
     result.remediations = [dataclasses.replace(
-        r, urn=urn(r.urn), name=secrets.text(r.name), message=secrets.text(r.message, r.urn),
+        r, urn=urn(r.urn), type=type_(r.type), name=secrets.text(r.name), message=secrets.text(r.message, r.urn),
         before=secrets.value(dict(r.before), r.urn), after=secrets.value(dict(r.after), r.urn))
         for r in result.remediations]
+    result.invokes = [dataclasses.replace(i, token=type_(i.token)) for i in result.invokes]
     everywhere = wire.ALL_RESOURCES
     result.warnings = [secrets.text(w, everywhere) for w in result.warnings]
     result.errors = [secrets.text(e, everywhere) for e in result.errors]

@@ -165,6 +165,12 @@ class Gate:
             if self.options.progress:
                 self.options.progress("analyzed", done, len(self._futures))
 
+    def abort(self) -> None:
+        """Stop everything at once (an interrupt): no result is built."""
+        self._open.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.stop()
+
     def record_error(self, exc: GateError) -> None:
         self.collector.error(exc)
 
@@ -398,6 +404,22 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
     reaping = _become_subreaper()
     before = _children() if reaping else set()
     gate.start()
+    try:
+        return _run_and_finish(gate, result, project, config, started, reaping=reaping, before=before,
+                               isolation=isolation, stack_reference_outputs=stack_reference_outputs,
+                               allow_remote_components=allow_remote_components)
+    except BaseException:
+        # Interrupted (CI cancels with SIGTERM): leave no pack, and no program process, running.
+        gate.abort()
+        if reaping:
+            _stop_leftovers(set())
+        raise
+
+
+def _run_and_finish(gate: Gate, result: GateResult, project: Any, config: Any, started: float, *, reaping: bool,
+                    before: set[int], isolation: tuple[str, ...],
+                    stack_reference_outputs: dict[str, dict[str, Any]] | None,
+                    allow_remote_components: Sequence[str]) -> GateResult:
     if isolation:
         gate.open_analysis(reassert=False)  # the program can't reach the packs: evaluate as it runs
     program_ok = False
@@ -413,6 +435,8 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
         program_ok = True
     except GateError as exc:
         gate.record_error(exc)
+    except Exception as exc:  # noqa: BLE001 - a crash reading the run fails it, and the reports are still written
+        gate.record_error(ProgramError(f"crossgate could not read the Pulumi program's run: {type(exc).__name__}: {exc}"))
     try:
         for pack in gate.pool:
             gate.pool.wait_ready(pack)  # its processes must exist before anything else is stopped

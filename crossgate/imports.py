@@ -66,6 +66,9 @@ def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: st
     urn, rtype = state.get("urn"), state.get("type")
     if not urns.is_valid(urn) or not isinstance(rtype, str):
         raise InputError(f"{where}: resource #{index} has no valid 'urn' and 'type'")
+    if urns.split(urn)[0] != rtype:
+        # Packs pick policies by type: a type the URN doesn't carry would hide the resource from them.
+        raise InputError(f"{where}: resource {urn}: type {rtype!r} is not the type its URN names")
     props = state.get(props_key)
     if props is None:
         props = {}

@@ -26,7 +26,6 @@ import dataclasses
 import enum
 import json
 import os
-import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.json_format import MessageToDict
 
 from . import __version__, wire
-from .engine import ROOT_STACK_TYPE, split_urn
+from . import urn as urns
 from .errors import GateError, InputError, read_json
 from .model import GateResult, InvokeAnswer, PlainSecretRead, PlannedResource
 
@@ -395,9 +394,6 @@ def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
         raise InputError(f"{at}: {exc}") from None
 
 
-_URN = re.compile(r"^urn:pulumi:(?P<stack>[^:]+)::(?P<project>[^:]+)::.+::", re.S)
-
-
 def _plain_secret_reads(entries: list[Any], where: str) -> list[PlainSecretRead]:
     convert = _converter(PlainSecretRead)
     reads = []
@@ -411,36 +407,10 @@ def _plain_secret_reads(entries: list[Any], where: str) -> list[PlainSecretRead]
 
 def _check_consistency(plan: Plan, where: str) -> None:
     """Duplicate URNs, URNs that disagree with the resource or the plan, dangling references."""
-    seen: set[str] = set()
-    for i, r in enumerate(plan.resources):
-        at = f"{where}: resources/{i}"
-        match = _URN.match(r.urn)
-        if match is None:
-            raise InputError(f"{at}: {r.urn!r} is not a URN")
-        if (match["stack"], match["project"]) != (plan.stack, plan.project):
-            raise InputError(f"{at}: {r.urn} is not in stack {plan.stack} of project {plan.project}")
-        if split_urn(r.urn) != (r.type, r.name):
-            raise InputError(f"{at}: type {r.type!r} and name {r.name!r} don't match its URN {r.urn}")
-        if r.urn in seen:
-            raise InputError(f"{at}: duplicate URN {r.urn}")
-        seen.add(r.urn)
-    for i, r in enumerate(plan.resources):
-        at = f"{where}: resources/{i} ({r.urn})"
-        refs = [("parent", r.parent), ("provider", r.provider.rsplit("::", 1)[0] if r.provider else None)]
-        refs += [("dependencies", d) for d in r.dependencies]
-        refs += [(f"propertyDependencies/{k}", d) for k, deps in r.property_dependencies.items() for d in deps]
-        for what, urn in refs:
-            if urn and urn not in seen:
-                raise InputError(f"{at}: {what} names {urn}, which the plan does not declare")
-        if r.provider and not split_urn(r.provider.rsplit("::", 1)[0])[0].startswith("pulumi:providers:"):
-            raise InputError(f"{at}: provider {r.provider} is not a provider resource")
-    if plan.root_urn and plan.root_urn not in seen:
-        raise InputError(f"{where}: rootUrn {plan.root_urn} is not one of its resources")
-    if plan.program_ok:
-        roots = [r.urn for r in plan.resources if r.type == ROOT_STACK_TYPE]
-        if roots != [plan.root_urn]:
-            raise InputError(f"{where}: a finished program declares exactly one {ROOT_STACK_TYPE}, "
-                             f"and rootUrn names it")
+    problem = urns.graph_problem(plan.resources, project=plan.project, stack=plan.stack, root_urn=plan.root_urn,
+                                 finished=plan.program_ok)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}")
 
 
 def load_plan(path: str, *, limit: int = MAX_PLAN_BYTES) -> Plan:

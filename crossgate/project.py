@@ -100,17 +100,70 @@ class StackConfig:
         return {k: v.value for k, v in self.values.items()}
 
 
+#: The most values a project or stack file may stand for once its aliases are expanded. Far above any
+#: real config; an alias bomb of a few lines stands for billions and would exhaust memory before
+#: ``--timeout`` could apply (the files are read before the run starts).
+MAX_YAML_VALUES = 1_000_000
+
+
+class _ProjectYamlLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads it (Go's yaml.v3): a duplicate key is an error, not "the last one
+    wins", so the gate never judges a value the CLI would refuse."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{str(key)[:40]}'", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for with every alias expanded (each shared node counted once
+    per use, computed once)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_YAML_VALUES + 1  # a cycle (a recursive alias) never ends
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(v, sizes) for v in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = min(size, MAX_YAML_VALUES + 1)
+    return sizes[id(node)]
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text") from None
+    loader = _ProjectYamlLoader(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise InputError(f"{path}: its YAML aliases (*) expand to more than {MAX_YAML_VALUES:,} values")
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise InputError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+        raise InputError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise InputError(f"{path} is nested too deeply") from None
+    finally:
+        loader.dispose()
 
 
 def load_project(cwd: str | os.PathLike[str]) -> Project:

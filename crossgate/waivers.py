@@ -4,7 +4,7 @@ The file (``--waivers FILE``, or ``policy-waivers.yaml`` in the project)::
 
     waivers:
       - policy: storage-disable-shared-key
-        resource: "*::aidatastorage"        # glob matched against the URN
+        resource: "*::aidatastorage"        # glob matched against the URN (see UrnGlob)
         reason: Legacy ingestion still signs with the account key; migration tracked in DATA-412.
         owner: data-platform@example.com
         expires: 2027-01-31                 # UTC date, inclusive
@@ -31,6 +31,7 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
+from . import urn as urns
 from .errors import GateError, InputError
 from .model import FindingKind, GateResult, Severity, Waiver
 
@@ -215,6 +216,28 @@ def default_waivers_path(project_dir: str | Path) -> Path | None:
     return path if os.path.lexists(path) else None  # a dangling symlink is refused, not ignored
 
 
+class UrnGlob:
+    """A waiver's ``resource`` glob, matched against a URN so that the glob's name part covers the
+    resource's whole name: ``*::aidatastorage`` waives the resource named ``aidatastorage`` (of any
+    type and parent), never one named ``anything::aidatastorage``, which a change could add to slip
+    a new resource under a reviewed waiver. The glob is split at one of its ``::``; the part before
+    must match the URN up to the type and the part after the resource's name. A glob without ``::``
+    is matched against the whole URN."""
+
+    def __init__(self, glob: str) -> None:
+        self._whole = re.compile(fnmatch.translate(glob))
+        parts = glob.split(urns.SEP)
+        self._splits = [(re.compile(fnmatch.translate(urns.SEP.join(parts[:k]))),
+                         re.compile(fnmatch.translate(urns.SEP.join(parts[k:])))) for k in range(1, len(parts))]
+
+    def match(self, urn: str) -> bool:
+        parsed = urns.parse(urn)
+        if not self._splits or parsed is None:
+            return bool(self._whole.match(urn))
+        prefix = urn[: len(urn) - len(parsed.name) - len(urns.SEP)]
+        return any(before.match(prefix) and after.match(parsed.name) for before, after in self._splits)
+
+
 def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings: dict[str, Any],
           where: str, deadline: float | None = None) -> None:
     """Mark the findings each active waiver covers; record expired and unused waivers.
@@ -247,9 +270,9 @@ def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings
         else:
             active.append(waiver)
 
-    by_policy: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
+    by_policy: dict[str, list[tuple[int, UrnGlob]]] = {}
     for i, waiver in enumerate(active):
-        by_policy.setdefault(waiver.policy, []).append((i, re.compile(fnmatch.translate(waiver.resource))))
+        by_policy.setdefault(waiver.policy, []).append((i, UrnGlob(waiver.resource)))
     used: set[int] = set()
     findings = []
     for n, finding in enumerate(result.findings):

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from google.protobuf import struct_pb2
+from google.protobuf.message import DecodeError
 
+from .. import urn as urns
 from .. import wire
 from ..errors import InputError, ProgramError, read_json
 from ..model import (Finding, FindingKind, GateResult, InvokeAnswer, Level, PlainSecretRead, PlannedResource,
@@ -98,7 +100,10 @@ def _decode_resource(record: dict[str, Any], provider_inputs: struct_pb2.Struct 
     props = struct_pb2.Struct()
     raw = base64.b64decode(record["props"]) if record["props"] else b""
     if raw:
-        props.ParseFromString(raw)
+        try:
+            props.ParseFromString(raw)
+        except DecodeError:
+            _malformed(record, "props")
     source = record.get("source")
     options = record.get("options") or {}
     return PlannedResource(
@@ -181,7 +186,7 @@ def run_program(
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    records.take(json.loads(line))
+                    records.take(parse_record(line))
         remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
         try:
             code = proc.wait(timeout=remaining)
@@ -206,7 +211,101 @@ def run_program(
     if not records.done or code != 0:
         raise ProgramError(f"the Pulumi program exited with code {code} before finishing",
                            detail=printed)
+    problem = urns.graph_problem(outcome.resources, project=project.name, stack=options["stack"],
+                                 root_urn=outcome.root_urn, finished=True, owner="the program")
+    if problem is not None:
+        raise ProgramError(f"the Pulumi program's registrations don't hang together ({problem}): something "
+                           "other than the Pulumi SDK wrote them, so the plan can't be trusted", detail=printed)
     return outcome
+
+
+#: The host's records: for each kind, its required fields and their JSON types (``None`` allows null).
+_RECORD_FIELDS: dict[str, dict[str, tuple[type | None, ...]]] = {
+    "resource": {"urn": (str,), "type": (str,), "name": (str,), "custom": (bool,), "props": (str,)},
+    "plainSecretRead": {"key": (str,), "getter": (str,)},
+    "skippedApplies": {"sites": (list,)},
+    "notice": {"message": (str,)},
+    "invoke": {"token": (str,), "placeholder": (bool,)},
+    "log": {"severity": (str,), "message": (str,)},
+    "error": {"message": (str,)},
+    "done": {},
+}
+#: Optional fields of a resource record and their JSON types.
+_RESOURCE_OPTIONAL: dict[str, tuple[type | None, ...]] = {
+    "parent": (str, None), "dependencies": (list,), "propertyDependencies": (dict,), "provider": (str, None),
+    "protect": (bool,), "options": (dict, None), "remote": (bool,), "dynamicProvider": (str, None),
+    "source": (dict, None), "order": (int,),
+}
+
+
+def parse_record(line: bytes) -> dict[str, Any]:
+    """One record of the host, checked for shape: a program that writes to the record pipe itself (or
+    an interpreter that is not the host) fails the run naming the program, never crashes the gate."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        record = None
+    fields = _RECORD_FIELDS.get(record.get("kind")) if isinstance(record, dict) else None
+    if fields is None:
+        raise ProgramError("the Pulumi program wrote something that is not a record of crossgate's host to its "
+                           "record pipe; the run can't be trusted")
+    for name, kinds in fields.items():
+        _expect(record, name, kinds, required=True)
+    if record["kind"] == "resource":
+        for name, kinds in _RESOURCE_OPTIONAL.items():
+            _expect(record, name, kinds, required=False)
+        _expect_source(record)
+        try:
+            base64.b64decode(record["props"], validate=True)
+        except ValueError:
+            _malformed(record, "props")
+        if not _strings(record.get("dependencies", [])):
+            _malformed(record, "dependencies")
+        if not all(_strings(v) for v in record.get("propertyDependencies", {}).values()):
+            _malformed(record, "propertyDependencies")
+        options = record.get("options") or {}
+        if not (_strings(options.get("ignoreChanges", [])) and _strings(options.get("additionalSecretOutputs", []))
+                and type(options.get("deleteBeforeReplace", False)) is bool
+                and isinstance(options.get("customTimeouts", {}), dict)
+                and _strings(list((options.get("customTimeouts") or {}).values()))):
+            _malformed(record, "options")
+    elif record["kind"] == "plainSecretRead":
+        _expect_source(record)
+    elif record["kind"] == "skippedApplies":
+        for site in record["sites"]:
+            if not (isinstance(site, dict) and isinstance(site.get("file"), str) and _is_int(site.get("line"))
+                    and _is_int(site.get("count"))):
+                _malformed(record, "sites")
+    return record
+
+
+def _strings(value: Any) -> bool:
+    return type(value) is list and all(type(v) is str for v in value)
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _expect(record: dict[str, Any], name: str, kinds: tuple[type | None, ...], *, required: bool) -> None:
+    if name not in record:
+        if required:
+            _malformed(record, name)
+        return
+    value = record[name]
+    if not any((value is None) if kind is None else (type(value) is kind) for kind in kinds):
+        _malformed(record, name)
+
+
+def _expect_source(record: dict[str, Any]) -> None:
+    source = record.get("source")
+    if source is not None and not (isinstance(source.get("file"), str) and _is_int(source.get("line"))):
+        _malformed(record, "source")
+
+
+def _malformed(record: dict[str, Any], name: str) -> None:
+    raise ProgramError(f"the Pulumi program's run wrote a malformed {record.get('kind')} record (field {name!r}); "
+                       "something other than crossgate's host wrote to its record pipe, so the run can't be trusted")
 
 
 def _start_host(command: list[str], project: Project, env: dict[str, str], output: Any, read_fd: int,

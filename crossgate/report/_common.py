@@ -126,6 +126,12 @@ def terminal_safe(text: str) -> str:
     return _TERMINAL_UNSAFE.sub("", text)
 
 
+def one_line(text: str) -> str:
+    """``text`` safe for a terminal and on one line: a name, type or URN (which a program chooses)
+    with a line break could otherwise print a line of its own, such as a forged verdict in a CI log."""
+    return terminal_safe(text).replace("\n", "\\n").replace("\t", " ")
+
+
 # -- ordering ---------------------------------------------------------------------------------
 
 def finding_order(finding: Finding) -> tuple:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, TextIO
 
 from ..model import Finding, FindingKind, GateResult, Level, PackInfo, PolicyInfo, Severity, Verdict
-from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked, plural, policy_lookup,
-                      reported_findings, reporting_packs, sorted_findings, terminal_safe, warning_text)
+from ._common import (SEVERITY_RANK, Locator, framework_reference, nothing_checked, one_line, plural,
+                      policy_lookup, reported_findings, reporting_packs, sorted_findings, terminal_safe, warning_text)
 
 #: Columns assumed when the width matters but is unknown (``crossgate policies`` off a terminal).
 DEFAULT_WIDTH = 80
@@ -95,10 +95,11 @@ def terminal_style(stream: TextIO, environ: Mapping[str, str] | None = None) -> 
 
 def columns(rows: list[tuple[str, ...]], header: tuple[str, ...], indent: str = "") -> list[str]:
     """Rows as aligned columns under a header and a rule."""
+    rows = [tuple(one_line(str(c)) for c in row) for row in rows]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = indent + "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths)).rstrip()]
-    lines += [fmt.format(*(terminal_safe(str(c)) for c in row)).rstrip() for row in rows]
+    lines += [fmt.format(*row).rstrip() for row in rows]
     return lines
 
 
@@ -227,7 +228,7 @@ class _Writer:
         for urn in sorted(groups, key=rank):
             first = groups[urn][0]
             where = self.where(first.source.file, first.source.line) if first.source else ""
-            title = terminal_safe(f"{first.type} ({first.name})" if first.type else first.urn)
+            title = one_line(f"{first.type} ({first.name})" if first.type else first.urn)
             lines = self.style.wrap(title + (f"  {where}" if where else ""), INDENT, first="  ")
             lines[0] = lines[0].replace(title, self.style.paint(title, "blue", "bold"), 1)
             self.add(*lines)
@@ -239,7 +240,7 @@ class _Writer:
         policy = f"{f.pack}/{f.policy}" if self.several_packs else f.policy
         level = style.paint(f"[{f.level.value}]", _LEVEL_COLOR.get(f.level, "dim"))
         more = INDENT + "  "
-        self.add(f"{INDENT}- {level} {style.paint(terminal_safe(policy), 'bold')}  {_severity(f.severity)}")
+        self.add(f"{INDENT}- {level} {style.paint(one_line(policy), 'bold')}  {_severity(f.severity)}")
         if f.kind is FindingKind.INDETERMINATE:
             self.add(*style.wrap("could not decide: a value it reads is unknown until deployment", more))
         self.add(*style.wrap(f.message.strip() or f.policy, more))
