@@ -32,7 +32,7 @@ from .waivers import default_waivers_path, load_waivers, today_utc
 
 _SECRET_SIG = wire.SECRET_SIG.encode()
 # pulumi-policy's wording when a policy touched a value that is unknown during preview.
-_CANT_RUN = re.compile(r"^can't run (?:policy|remediation) '(?P<policy>[^']+)' from policy pack '[^']*' "
+_CANT_RUN = re.compile(r"^can't run (?P<what>policy|remediation) '(?P<policy>[^']+)' from policy pack '[^']*' "
                        r"during preview: (?P<why>.*)$", re.S)
 
 
@@ -124,7 +124,11 @@ class Collector:
             match = _CANT_RUN.match(diag.message) if not diag.urn else None
             if match:
                 self._check_level(pack, diag.policyName, None, levels, "a diagnostic")
-                self._indeterminate(pack, diag.policyName or match["policy"], diag.message, urn, scope)
+                # pulumi-policy always names itself v0.0.1; the engine names the pack by its
+                # PulumiPolicy.yaml version, as the rest of the report does.
+                message = (f"can't run {match['what']} '{match['policy']}' from policy pack "
+                           f"'{pack.name}@v{pack.version}' during preview: {match['why']}")
+                self._indeterminate(pack, diag.policyName or match["policy"], message, urn, scope)
                 continue
             level = pack_config.level_from_proto(diag.enforcementLevel)
             self._check_level(pack, diag.policyName, level, levels, "a diagnostic")

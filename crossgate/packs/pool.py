@@ -60,6 +60,11 @@ class Pack:
         self.resolved: dict[str, pack_config.ResolvedPolicyConfig] = {}
 
     @property
+    def version(self) -> str:
+        """The pack's version as the engine reports it: PulumiPolicy.yaml's, else what the pack says."""
+        return self.manifest.version or (self.info.version if self.info else "") or "0.0.1"
+
+    @property
     def label(self) -> str:
         return f"policy pack {self.name}"
 

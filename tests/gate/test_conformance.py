@@ -161,7 +161,10 @@ def test_unknown_value_blocks_a_mandatory_policy_by_default():
     result = evaluate(BASIC, [Resource(THING, "u", {"target": wire.UNKNOWN, **TAGS})])
     assert [(f.kind, f.policy, f.name, f.level) for f in result.indeterminate] == [
         (FindingKind.INDETERMINATE, "reads-unknown", "u", Level.MANDATORY)]
-    assert "string value at .target can't be known during preview" in result.indeterminate[0].message
+    # Named by its PulumiPolicy.yaml version, as the engine names it (pulumi-policy itself says v0.0.1).
+    assert result.indeterminate[0].message == (
+        "can't run policy 'reads-unknown' from policy pack 'basic@v1.2.3' during preview: "
+        "string value at .target can't be known during preview")
     assert result.exit_code == 1
 
 

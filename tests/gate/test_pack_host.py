@@ -181,7 +181,7 @@ def test_a_policy_never_sees_another_policys_mutation(monkeypatch, tmp_path, hos
     assert seen[("stack-observe", "second")] == "original / parent first / deps first"
     unknown = [f for f in result.findings if f.policy == "reads-unknown" and f.name == "first"]
     assert [f.message for f in unknown] == [
-        "can't run policy 'reads-unknown' from policy pack 'isolation@v0.0.1' during preview: "
+        "can't run policy 'reads-unknown' from policy pack 'isolation@v0.1.0' during preview: "
         "string value at .rules.1.source can't be known during preview"]
 
 
