@@ -368,7 +368,7 @@ class _Records:
 
     def _resource(self, record: dict[str, Any]) -> None:
         provider = record.get("provider")
-        resource = _decode_resource(record, self._provider_inputs.get(provider.rsplit("::", 1)[0])
+        resource = _decode_resource(record, self._provider_inputs.get(urns.provider_urn(provider))
                                     if provider else None)
         if resource.type.startswith("pulumi:providers:"):
             self._provider_inputs[resource.urn] = resource.properties
@@ -438,7 +438,7 @@ def plain_secret_findings(reads: list[PlainSecretRead], result: GateResult) -> l
     """
     findings = []
     level = Level.ADVISORY if result.unknowns_mode == "advisory" else Level.MANDATORY
-    name = result.root_urn.split("::")[-1] if result.root_urn else result.stack
+    name = urns.split(result.root_urn)[1] if result.root_urn else result.stack
     for read in sorted(set(reads), key=lambda r: (r.key, r.getter, r.source.line if r.source else 0)):
         findings.append(Finding(
             kind=FindingKind.INDETERMINATE, pack="crossgate", policy=PLAIN_SECRET_POLICY, level=level,
