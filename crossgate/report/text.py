@@ -44,8 +44,9 @@ class Style:
             return text
         return f"\x1b[{';'.join(_SGR[s] for s in styles)}m{text}\x1b[0m"
 
-    def wrap(self, text: str, indent: str, first: str | None = None) -> list[str]:
-        """``text`` (several lines allowed) indented, and wrapped when a width is set."""
+    def wrap(self, text: str, indent: str, first: str | None = None, *, break_words: bool = False) -> list[str]:
+        """``text`` (several lines allowed) indented, and wrapped when a width is set. A word longer
+        than the width (a URL) stays whole unless ``break_words``."""
         out: list[str] = []
         prefix = indent if first is None else first
         for line in terminal_safe(text).expandtabs(4).splitlines() or [""]:
@@ -54,7 +55,7 @@ class Style:
                 out.append((prefix + line).rstrip())
             else:
                 out += textwrap.wrap(line, width=max(20, self.width), initial_indent=prefix,
-                                     subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+                                     subsequent_indent=indent, break_long_words=break_words, break_on_hyphens=False)
             prefix = indent
         return out
 
@@ -337,17 +338,17 @@ def policy_references(policy: PolicyInfo) -> list[str]:
 
 def format_policies(packs: Iterable[PackInfo], width: int = DEFAULT_WIDTH) -> str:
     """Each pack's policies in columns (name, level, severity, kind) with the description, types and
-    references wrapped below each, every line within ``width`` columns (a single word longer than the
-    width, such as a URL, is never broken). Narrower than the columns: one field per line."""
+    references wrapped below each, every line within ``width`` columns (the listing has no URL, so a
+    type token longer than the width is broken). Narrower than the columns: one field per line."""
     style = Style(width=max(20, width))
     out: list[str] = []
     for n, pack in enumerate(packs):
         if n:
             out.append("")
         out += style.wrap(f"{pack.name}@v{pack.version or '?'} (local: {_display_path(pack.path)}): "
-                          f"{plural(len(pack.policies), 'policy', 'policies')}", INDENT, first="")
+                          f"{plural(len(pack.policies), 'policy', 'policies')}", INDENT, first="", break_words=True)
         if pack.description.strip():
-            out += style.wrap(pack.description.strip(), "")
+            out += style.wrap(pack.description.strip(), "", break_words=True)
         out.append("")
         header = ("NAME", "LEVEL", "SEVERITY", "KIND")
         rows = [(p.name, p.enforcement_level.value, _severity(p.severity), p.kind) for p in pack.policies]
@@ -357,8 +358,8 @@ def format_policies(packs: Iterable[PackInfo], width: int = DEFAULT_WIDTH) -> st
             out += table[:2]
         for row, (policy, line) in zip(rows, zip(pack.policies, table[2:])):
             if stacked:
-                out += style.wrap(policy.name, INDENT, first="")
-                out += style.wrap(f"level {row[1]}, severity {row[2]}, {row[3]} policy", INDENT)
+                out += style.wrap(policy.name, INDENT, first="", break_words=True)
+                out += style.wrap(f"level {row[1]}, severity {row[2]}, {row[3]} policy", INDENT, break_words=True)
             else:
                 out.append(line)
             details = [policy.description.strip() or policy.display_name or "-"]
@@ -371,5 +372,5 @@ def format_policies(packs: Iterable[PackInfo], width: int = DEFAULT_WIDTH) -> st
             if refs:
                 details.append("references: " + ", ".join(refs))
             for detail in details:
-                out += style.wrap(detail, INDENT + "  ", first=INDENT)
+                out += style.wrap(detail, INDENT + "  ", first=INDENT, break_words=True)
     return "\n".join(out) + "\n"
