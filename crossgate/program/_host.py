@@ -134,7 +134,7 @@ def run(registrations: "Registrations", skipped: Any, logger: Any, monitor: Any,
     pump.install()
     try:
         loop.run_until_complete(run_in_stack(program))
-        left = leftovers.problem(loop, pump.constructed_count, registrations.taken)
+        left = leftovers.problem(loop, pump.constructed_count, registrations.reached)
         if left is not None:
             emit({"kind": "error", "message": left, "traceback": ""})
             return 1
@@ -162,8 +162,8 @@ class Registrations:
         self._pending: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
         self._order = 0
-        #: Registrations the monitor received.
-        self.taken = 0
+        #: Resources that reached the monitor (registered or read).
+        self.reached = 0
 
     def transformation(self, args: Any) -> Any:
         """A stack transformation: runs synchronously inside the resource's constructor, so the caller
@@ -182,9 +182,14 @@ class Registrations:
             opts.aliases = None
         return pulumi.ResourceTransformationResult(args.props, opts)
 
+    def read(self) -> None:
+        """A resource read rather than registered (a ``StackReference``)."""
+        with self._lock:
+            self.reached += 1
+
     def take(self, type_: str, name: str) -> tuple[int, dict[str, Any] | None, type | None]:
         with self._lock:
-            self.taken += 1
+            self.reached += 1
             key = (type_, name)
             queue = self._pending.get(key)
             found = queue.popleft() if queue else (0, None, None)
@@ -293,7 +298,10 @@ class RegistrationPump:
 
         def construct_and_pump(resource: Any, *args: Any, **kwargs: Any) -> None:
             construct(resource, *args, **kwargs)
-            pump.constructed()
+            # The SDK's synthetic resources that only carry a dependency (``dependency=True``, the
+            # seventh argument after ``self``) are never registered.
+            if not (kwargs.get("dependency") or (len(args) > 6 and args[6])):
+                pump.constructed()
 
         pulumi.Resource.__init__ = construct_and_pump
 

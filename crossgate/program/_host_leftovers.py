@@ -59,7 +59,8 @@ class Leftovers:
                     "gate's monitor, so they are not in the plan")
         if self._thread_errors:
             return self._thread_errors[0]
-        threads = [t.name for t in threading.enumerate() if t not in self._threads and t.is_alive()]
+        threads = [t.name for t in threading.enumerate()
+                   if t not in self._threads and t.is_alive() and not _sdk_callback_poller(t)]
         if threads:
             return f"the program left thread(s) {', '.join(sorted(threads))} running when it finished; {WHY}"
         pending = len(asyncio.all_tasks(loop))
@@ -72,3 +73,12 @@ class Leftovers:
             return (f"the program registered {added} atexit handler(s), which would run after the plan is "
                     "complete; what they would register is not in the plan")
         return None
+
+
+def _sdk_callback_poller(thread: threading.Thread) -> bool:
+    """grpc's asyncio poller thread: the SDK's callback server (transforms, hooks) starts it lazily
+    and it outlives the server. It only polls grpc's completion queue and runs no program code; a
+    server or call the program left open would show as pending work on the event loop."""
+    target = getattr(thread, "_target", None)
+    return (getattr(target, "__name__", "") == "_poll_wrapper"
+            and type(getattr(target, "__self__", None)).__module__ == "grpc._cython.cygrpc")
