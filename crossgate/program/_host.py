@@ -55,17 +55,18 @@ def _load_helpers() -> Any:
         sys.path.insert(0, here)
     try:
         import _host_hooks
+        import _host_leftovers
         import _host_monitor
         import _host_shapes
         import _host_transforms
     finally:
         while here in sys.path:
             sys.path.remove(here)
-    return _host_hooks, _host_monitor, _host_shapes, _host_transforms
+    return _host_hooks, _host_leftovers, _host_monitor, _host_shapes, _host_transforms
 
 
 def main() -> int:
-    hooks, monitors, shapes, transforms = _load_helpers()
+    hooks, leftovers, monitors, shapes, transforms = _load_helpers()
     frames = hooks.ProjectFrames(os.path.realpath(OPTIONS["root"]))
     skipped, dynamic = install_hooks(hooks, frames, monitors.OfflineError)
     registrations = Registrations(frames)
@@ -73,7 +74,7 @@ def main() -> int:
         OPTIONS, emit, registrations=registrations, transforms=transforms.Transforms(),
         shaper=shapes.OutputShaper(shapes.load_conversions()), dynamic=dynamic)
     logger = configure_runtime(monitor)
-    return run(registrations, skipped, logger)
+    return run(registrations, skipped, logger, monitor, leftovers.Leftovers(describe))
 
 
 def install_hooks(hooks: Any, frames: Any, offline_error: type[Exception]) -> tuple[Any, Any]:
@@ -110,8 +111,9 @@ def configure_runtime(monitor: Any) -> Any:
     return logger
 
 
-def run(registrations: "Registrations", skipped: Any, logger: Any) -> int:
-    """Run the program in its stack to completion; report how it ended."""
+def run(registrations: "Registrations", skipped: Any, logger: Any, monitor: Any, leftovers: Any) -> int:
+    """Run the program in its stack to completion; report how it ended, and fail it if it left work
+    behind that the plan can't show (see ``_host_leftovers``)."""
     import pulumi
     from pulumi.runtime.stack import run_in_stack
 
@@ -120,8 +122,10 @@ def run(registrations: "Registrations", skipped: Any, logger: Any) -> int:
     def program() -> None:
         pulumi.runtime.register_stack_transformation(registrations.transformation)
         os.chdir(program_dir)
+        leftovers.before_program()
         with pump.body():
             runpy.run_path(program_dir, run_name="__main__")
+        leftovers.after_body(monitor)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -130,6 +134,10 @@ def run(registrations: "Registrations", skipped: Any, logger: Any) -> int:
     pump.install()
     try:
         loop.run_until_complete(run_in_stack(program))
+        left = leftovers.problem(loop, pump.constructed_count, registrations.reached)
+        if left is not None:
+            emit({"kind": "error", "message": left, "traceback": ""})
+            return 1
         sites = skipped.counts()
         if sites:
             emit({"kind": "skippedApplies", "sites": sites})
@@ -154,6 +162,8 @@ class Registrations:
         self._pending: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
         self._order = 0
+        #: Resources that reached the monitor (registered or read).
+        self.reached = 0
 
     def transformation(self, args: Any) -> Any:
         """A stack transformation: runs synchronously inside the resource's constructor, so the caller
@@ -172,8 +182,14 @@ class Registrations:
             opts.aliases = None
         return pulumi.ResourceTransformationResult(args.props, opts)
 
+    def read(self) -> None:
+        """A resource read rather than registered (a ``StackReference``)."""
+        with self._lock:
+            self.reached += 1
+
     def take(self, type_: str, name: str) -> tuple[int, dict[str, Any] | None, type | None]:
         with self._lock:
+            self.reached += 1
             key = (type_, name)
             queue = self._pending.get(key)
             found = queue.popleft() if queue else (0, None, None)
@@ -282,7 +298,10 @@ class RegistrationPump:
 
         def construct_and_pump(resource: Any, *args: Any, **kwargs: Any) -> None:
             construct(resource, *args, **kwargs)
-            pump.constructed()
+            # The SDK's synthetic resources that only carry a dependency (``dependency=True``, the
+            # seventh argument after ``self``) are never registered.
+            if not (kwargs.get("dependency") or (len(args) > 6 and args[6])):
+                pump.constructed()
 
         pulumi.Resource.__init__ = construct_and_pump
 
@@ -294,6 +313,11 @@ class RegistrationPump:
             yield
         finally:
             self._body_task = None
+
+    @property
+    def constructed_count(self) -> int:
+        """Resources constructed so far, anywhere in the program."""
+        return self._constructed
 
     def constructed(self) -> None:
         self._constructed += 1

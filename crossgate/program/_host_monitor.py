@@ -112,6 +112,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     # -- reads, invokes and calls ---------------------------------------------------------------
 
     def ReadResource(self, request: Any) -> Any:
+        self._registrations.read()
         if request.type == "pulumi:pulumi:StackReference":
             fields = request.properties.fields
             name = fields["name"].string_value if "name" in fields else request.name
