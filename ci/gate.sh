@@ -112,10 +112,8 @@ else
   fail_closed "crossgate is not installed (run 'make venv', or set CROSSGATE_BIN)"
 fi
 
-# Checked here so that a wrong path reads as a setup error rather than as a policy result.
-if [ "$mode" = "plan-out" ]; then
-  [ -f Pulumi.yaml ] || fail_closed "no Pulumi.yaml in $(pwd): run the gate from the project root"
-  cmd=("$crossgate_bin" preview --cwd . --stack "$stack" --plan-out "$plan")
+# Runs "${cmd[@]}" plus the extra arguments, showing the command first; sets rc.
+run_cmd() {
   if [ "${#extra[@]}" -gt 0 ]; then
     cmd+=("${extra[@]}")
   fi
@@ -124,6 +122,13 @@ if [ "$mode" = "plan-out" ]; then
   printf '\n'
   rc=0
   "${cmd[@]}" || rc=$?
+}
+
+# Checked here so that a wrong path reads as a setup error rather than as a policy result.
+if [ "$mode" = "plan-out" ]; then
+  [ -f Pulumi.yaml ] || fail_closed "no Pulumi.yaml in $(pwd): run the gate from the project root"
+  cmd=("$crossgate_bin" preview --cwd . --stack "$stack" --plan-out "$plan")
+  run_cmd
   echo "gate.sh: the program's plan is in $plan (crossgate exited $rc; no policy was evaluated)"
   exit "$rc"
 fi
@@ -159,16 +164,7 @@ if [ -n "$waivers" ]; then
   cmd+=(--waivers "$waivers")
 fi
 cmd+=(--sarif "$sarif" --junit "$junit" --markdown "$markdown")
-if [ "${#extra[@]}" -gt 0 ]; then
-  cmd+=("${extra[@]}")
-fi
-
-printf 'gate.sh: running:'
-printf ' %q' "${cmd[@]}"
-printf '\n'
-
-rc=0
-"${cmd[@]}" || rc=$?
+run_cmd
 
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   if [ -f "$markdown" ]; then
