@@ -70,6 +70,8 @@ class Transforms:
                 self._own[urn] = [cb.token for cb in request.transforms]
 
     def chain(self, parent: str, request: Any) -> list[str]:
+        if not (request.transforms or self._own or self._stack):
+            return []  # the common case: no transform anywhere, no parent walk, no lock
         with self._lock:
             tokens = [cb.token for cb in request.transforms]
             current = parent
