@@ -258,14 +258,15 @@ def _set_provider(item: Any, resource: PlannedResource) -> None:
 
 
 def _set_options(options: analyzer_pb2.AnalyzerResourceOptions, resource: PlannedResource) -> None:
-    """The options the engine sends (``marshalResourceOptions`` in ``analyzer_plugin.go``). Aliases
-    are dropped before registration (see the README) and so never sent."""
+    """The options the engine sends (``marshalResourceOptions`` in ``analyzer_plugin.go``), aliases
+    included: only those matched against existing state (see :attr:`PlannedResource.aliases`)."""
     options.protect = resource.protect
     options.parent = resource.parent or ""
     options.ignoreChanges.extend(resource.ignore_changes)
     options.deleteBeforeReplaceDefined = resource.delete_before_replace is not None
     options.deleteBeforeReplace = bool(resource.delete_before_replace)
     options.additionalSecretOutputs.extend(resource.additional_secret_outputs)
+    options.aliases.extend(resource.aliases)
     # The engine always sends customTimeouts, in seconds (zero when unset).
     options.customTimeouts.SetInParent()
     for key, seconds in resource.custom_timeouts.items():

@@ -91,12 +91,16 @@ def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: st
     for key in ("parent", "provider"):
         if not isinstance(state.get(key) or "", str):
             raise InputError(f"{where}: resource {urn}: '{key}' is not a string")
+    # The alias this resource matched in the state before it (the engine sends packs exactly these).
+    aliases = state.get("aliases") or []
+    if not (_urn_list(aliases) and all(urns.is_valid(a) for a in aliases)):
+        raise InputError(f"{where}: resource {urn}: 'aliases' must hold URNs")
     return PlannedResource(
         urn=urn, type=rtype, name=urns.split(urn)[1], custom=bool(state.get("custom")), properties=struct,
         parent=state.get("parent") or None, dependencies=tuple(state.get("dependencies") or ()),
         property_dependencies={k: tuple(v or ()) for k, v in deps.items()},
         provider=state.get("provider") or None, protect=bool(state.get("protect")), source=source,
-        order=index, has_secrets=wire.contains_secret(value))
+        order=index, has_secrets=wire.contains_secret(value), aliases=tuple(aliases))
 
 
 def _urn_list(value: Any) -> bool:

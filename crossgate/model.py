@@ -95,6 +95,11 @@ class PlannedResource:
     additional_secret_outputs: tuple[str, ...] = ()
     #: In seconds, keyed create/update/delete/read, as the engine sends them (the program writes "5m").
     custom_timeouts: Mapping[str, float] = field(default_factory=dict)
+    #: Alias URNs, as the engine sends them: only the alias that matched a resource of the stack's
+    #: existing state (``getOldResource`` in pulumi's step generator). A preview from scratch has no
+    #: state, so a program's own aliases never reach packs; a stack export or ``pulumi preview
+    #: --json`` records the matched one in ``aliases``.
+    aliases: tuple[str, ...] = ()
     #: The provider resource's inputs, which the engine sends packs with the provider's URN.
     provider_inputs: struct_pb2.Struct | None = None
     #: A component constructed by its provider (``remote=True``), accepted by the user.

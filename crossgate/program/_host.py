@@ -54,6 +54,7 @@ def _load_helpers() -> Any:
     if added:
         sys.path.insert(0, here)
     try:
+        import _host_aliases
         import _host_hooks
         import _host_leftovers
         import _host_monitor
@@ -62,14 +63,14 @@ def _load_helpers() -> Any:
     finally:
         while here in sys.path:
             sys.path.remove(here)
-    return _host_hooks, _host_leftovers, _host_monitor, _host_shapes, _host_transforms
+    return _host_aliases, _host_hooks, _host_leftovers, _host_monitor, _host_shapes, _host_transforms
 
 
 def main() -> int:
-    hooks, leftovers, monitors, shapes, transforms = _load_helpers()
+    aliases, hooks, leftovers, monitors, shapes, transforms = _load_helpers()
     frames = hooks.ProjectFrames(os.path.realpath(OPTIONS["root"]))
     skipped, dynamic = install_hooks(hooks, frames, monitors.OfflineError)
-    registrations = Registrations(frames)
+    registrations = Registrations(frames, aliases.check)
     monitor = monitors.RecordingMonitor(
         OPTIONS, emit, registrations=registrations, transforms=transforms.Transforms(),
         shaper=shapes.OutputShaper(shapes.load_conversions()), dynamic=dynamic)
@@ -157,8 +158,9 @@ class Registrations:
     """What the SDK tells the host about each resource before its registration arrives: the line that
     declared it, its class and the program's order. Registrations arrive out of order."""
 
-    def __init__(self, frames: Any) -> None:
+    def __init__(self, frames: Any, check_aliases: Any) -> None:
         self._frames = frames
+        self._check_aliases = check_aliases
         self._pending: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
         self._order = 0
@@ -167,7 +169,7 @@ class Registrations:
 
     def transformation(self, args: Any) -> Any:
         """A stack transformation: runs synchronously inside the resource's constructor, so the caller
-        is on the stack. It records and drops aliases, nothing else."""
+        is on the stack. It records and drops aliases (see ``_host_aliases``), nothing else."""
         import pulumi
 
         with self._lock:
@@ -176,8 +178,9 @@ class Registrations:
                 (self._order, self._frames.site(skip_self=args.resource), type(args.resource)))
         opts = args.opts
         if opts.aliases:
-            # Aliases only matter against existing state, which a preview from scratch has none
-            # of; azure-native attaches ~30 per resource and resolving them dominates the cost.
+            # The engine sends packs only an alias matched against existing state, which a preview
+            # from scratch has none of; it still refuses one that isn't a URN.
+            self._check_aliases(opts.aliases, args.type_, args.name)
             opts = pulumi.ResourceOptions.merge(opts, None)
             opts.aliases = None
         return pulumi.ResourceTransformationResult(args.props, opts)
