@@ -91,16 +91,27 @@ def _resource(state: Any, index: int, where: str, *, props_key: str, blinded: st
     for key in ("parent", "provider"):
         if not isinstance(state.get(key) or "", str):
             raise InputError(f"{where}: resource {urn}: '{key}' is not a string")
-    # The alias this resource matched in the state before it (the engine sends packs exactly these).
+    # The options the state records, which the engine and `pulumi policy analyze` send packs
+    # (``stateToAnalyzerResource``); aliases hold only the alias this resource matched in the state before it.
     aliases = state.get("aliases") or []
     if not (_urn_list(aliases) and all(urns.is_valid(a) for a in aliases)):
         raise InputError(f"{where}: resource {urn}: 'aliases' must hold URNs")
+    for key in ("ignoreChanges", "additionalSecretOutputs"):
+        if not _urn_list(state.get(key) or []):
+            raise InputError(f"{where}: resource {urn}: '{key}' must hold strings")
+    timeouts = state.get("customTimeouts") or {}
+    if not (isinstance(timeouts, dict) and set(timeouts) <= {"create", "update", "delete", "read"}
+            and all(type(v) in (int, float) and v >= 0 for v in timeouts.values())):
+        raise InputError(f"{where}: resource {urn}: 'customTimeouts' must map create/update/delete/read to seconds")
     return PlannedResource(
         urn=urn, type=rtype, name=urns.split(urn)[1], custom=bool(state.get("custom")), properties=struct,
         parent=state.get("parent") or None, dependencies=tuple(state.get("dependencies") or ()),
         property_dependencies={k: tuple(v or ()) for k, v in deps.items()},
         provider=state.get("provider") or None, protect=bool(state.get("protect")), source=source,
-        order=index, has_secrets=wire.contains_secret(value), aliases=tuple(aliases))
+        order=index, has_secrets=wire.contains_secret(value), aliases=tuple(aliases),
+        ignore_changes=tuple(state.get("ignoreChanges") or ()),
+        additional_secret_outputs=tuple(state.get("additionalSecretOutputs") or ()),
+        custom_timeouts={k: float(v) for k, v in timeouts.items() if v})
 
 
 def _urn_list(value: Any) -> bool:
