@@ -15,6 +15,8 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from helpers import FIXTURES, run_crossgate
 
 ALIASES = str(FIXTURES / "packs" / "aliases")
@@ -93,23 +95,28 @@ def test_a_program_s_own_aliases_reach_packs_empty_as_in_a_preview_from_scratch(
     assert _seen(_json(judged)) == expected
 
 
-def test_a_malformed_alias_urn_fails_the_run_naming_it_as_the_engine_refuses_it(tmp_path):
+@pytest.mark.parametrize(("alias", "message"), [
+    ('"old-name"', 'invalid alias URN "old-name" of resource \'renamed\' (test:index:Thing): not a URN'),
+    ('pulumi.Alias(parent="old-parent")',
+     'invalid parent alias URN "old-parent" of resource \'renamed\' (test:index:Thing): not a URN'),
+])
+def test_a_malformed_alias_urn_fails_the_run_naming_it_as_the_engine_refuses_it(tmp_path, alias, message):
     root = tmp_path / "badalias"
     root.mkdir()
     (root / "Pulumi.yaml").write_text("name: badalias\nruntime: python\n")
-    (root / "__main__.py").write_text(textwrap.dedent('''
+    (root / "__main__.py").write_text(textwrap.dedent(f'''
         import pulumi
 
         class Thing(pulumi.CustomResource):
             def __init__(self, name, opts=None):
-                super().__init__("test:index:Thing", name, {}, opts)
+                super().__init__("test:index:Thing", name, {{}}, opts)
 
-        Thing("renamed", pulumi.ResourceOptions(aliases=["old-name"]))
+        Thing("renamed", pulumi.ResourceOptions(aliases=[{alias}]))
     '''))
     proc = run_crossgate("preview", "--cwd", str(root), "--stack", "dev", "--parallel", "1", "--format", "json")
     assert proc.returncode == 2
     [error] = _json(proc)["errors"]
-    assert 'invalid alias URN "old-name" of resource \'renamed\' (test:index:Thing)' in error, error
+    assert message in error, error
 
 
 def _variant(tmp_path: Path, source: Path, change) -> str:
