@@ -24,7 +24,8 @@ from pulumi.runtime.proto import analyzer_pb2
 from . import urn as urns
 from . import wire
 from .errors import GateError, PackError
-from .model import Finding, FindingKind, GateResult, Level, PackInfo, PlannedResource, Remediation, Severity
+from .model import (Finding, FindingKind, GateResult, Level, PackInfo, PlainRead, PlainReadKind, PlannedResource,
+                    Remediation, Severity)
 from .packs import config as pack_config
 from .packs.pool import Pack
 from .waivers import apply as apply_waivers
@@ -39,6 +40,38 @@ _CANT_RUN = re.compile(r"^can't run (?P<what>policy|remediation) '(?P<policy>[^'
 def _reported_level(configured: Level) -> Level:
     # pulumi-policy reports a remediate-level policy's remaining violation as mandatory.
     return Level.MANDATORY if configured is Level.REMEDIATE else configured
+
+
+#: crossgate's own policies (pack ``crossgate``): a value unknown offline that the program took as a plain value.
+PLAIN_READ_POLICIES = {
+    PlainReadKind.SECURE_CONFIG: "secure-config-read-as-plain-value",
+    PlainReadKind.INVOKE: "invoke-result-read-as-plain-value",
+}
+
+
+def _plain_read_message(read: PlainRead) -> str:
+    if read.kind is PlainReadKind.SECURE_CONFIG:
+        return (f"secure config '{read.name}' could not be decrypted (no passphrase) and the program read "
+                f"it with Config.{read.via}, which hands it a stand-in string, so the plan may not be "
+                f"what would be deployed; set PULUMI_CONFIG_PASSPHRASE or read it with a secret getter "
+                f"(get_secret, require_secret...)")
+    return (f"invoke '{read.name}' has an unknown result offline (it has no documented placeholder, or an "
+            f"argument is unknown until deployment) and the program took it as a plain value with "
+            f"pulumi.runtime.{read.via}, which can't be unknown: it got a stand-in whose strings are unknown "
+            f"and whose other values are empty, so the plan may not be what would be deployed; call the "
+            f"function's *_output form (e.g. get_role_definition_output), whose Output stays unknown")
+
+
+def plain_read_findings(reads: Iterable[PlainRead], *, root_urn: str, stack: str, unknowns: str) -> list[Finding]:
+    """One indeterminate finding of crossgate's own per read, on the stack, naming what was read and
+    the line; blocking unless ``--unknowns advisory``, as for policies."""
+    level = Level.ADVISORY if unknowns == "advisory" else Level.MANDATORY
+    name = urns.split(root_urn)[1] if root_urn else stack
+    unique = sorted(set(reads), key=lambda r: (r.kind.value, r.name, r.via, r.source.line if r.source else 0))
+    return [Finding(kind=FindingKind.INDETERMINATE, pack="crossgate", policy=PLAIN_READ_POLICIES[read.kind],
+                    level=level, severity=Severity.HIGH, urn=root_urn, type=urns.ROOT_STACK_TYPE, name=name,
+                    message=_plain_read_message(read), source=read.source)
+            for read in unique]
 
 
 class Collector:

@@ -28,13 +28,13 @@ from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
 from . import urn as urns
-from .collector import Collector
+from .collector import Collector, plain_read_findings
 from .errors import GateError, InputError, PackError, ProgramError
 from .model import GateResult, PackInfo, PlannedResource
 from .packs import pool as pack_pool
 from .packs.pool import PackPool
 from .packs.process import StackIdentity
-from .program.runner import plain_secret_findings, run_program
+from .program.runner import run_program
 from .project import load_project, load_stack_config, stack_tags
 
 ROOT_STACK_TYPE = urns.ROOT_STACK_TYPE
@@ -430,8 +430,9 @@ def _run_and_finish(gate: Gate, result: GateResult, project: Any, config: Any, s
         result.root_urn = outcome.root_urn
         result.invokes = outcome.invokes
         result.warnings.extend(outcome.warnings)
-        result.plain_secret_reads = list(outcome.plain_secret_reads)
-        result.findings.extend(plain_secret_findings(result.plain_secret_reads, result))
+        result.plain_reads = list(outcome.plain_reads)
+        result.findings.extend(plain_read_findings(result.plain_reads, root_urn=result.root_urn,
+                                                   stack=result.stack, unknowns=result.unknowns_mode))
         program_ok = True
     except GateError as exc:
         gate.record_error(exc)

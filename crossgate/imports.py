@@ -235,10 +235,11 @@ def _check_plan(args: argparse.Namespace) -> GateResult:
     result.root_urn = plan.root_urn
     result.invokes = list(plan.invokes)
     result.warnings = list(plan.warnings)
-    from .program.runner import plain_secret_findings
+    from .collector import plain_read_findings
 
-    result.plain_secret_reads = list(plan.plain_secret_reads)
-    result.findings.extend(plain_secret_findings(result.plain_secret_reads, result))
+    result.plain_reads = list(plan.plain_reads)
+    result.findings.extend(plain_read_findings(result.plain_reads, root_urn=result.root_urn, stack=result.stack,
+                                               unknowns=result.unknowns_mode))
     # As in preview: a program that did not finish is an error, and the stack pass does not run.
     result.errors.extend(plan.errors)
     from .cli import stack_tag_args

@@ -199,12 +199,25 @@ class Remediation:
         return tuple(sorted(k for k in keys if self.before.get(k) != self.after.get(k)))
 
 
-@dataclass(frozen=True)
-class PlainSecretRead:
-    """A secure config value the gate couldn't decrypt, read by the program with a plain getter."""
+class PlainReadKind(str, enum.Enum):
+    """What the program took as a plain value although it is unknown offline."""
 
-    key: str
-    getter: str
+    #: A ``secure:`` config value the gate couldn't decrypt, read with a plain getter (``Config.get``...).
+    SECURE_CONFIG = "secureConfig"
+    #: An invoke's unknown result, taken with ``pulumi.runtime.invoke``/``invoke_async`` (not ``*_output``).
+    INVOKE = "invoke"
+
+
+@dataclass(frozen=True)
+class PlainRead:
+    """A value unknown offline that the program took as a plain value, which can't be unknown: the
+    program got a stand-in and may have branched on it. Names only, never a value; each blocks."""
+
+    kind: PlainReadKind
+    #: The config key (``project:name``) or the function token.
+    name: str
+    #: How it was read: the ``Config`` getter (``get``, ``require``...) or ``invoke``/``invoke_async``.
+    via: str
     source: SourceLocation | None = None
 
 
@@ -232,8 +245,8 @@ class GateResult:
     invokes: list[InvokeAnswer] = field(default_factory=list)
     #: Warnings the program logged (``pulumi.log.warn``).
     warnings: list[str] = field(default_factory=list)
-    #: Undecrypted secure values the program read with a plain getter (each blocks, see the runner).
-    plain_secret_reads: list[PlainSecretRead] = field(default_factory=list)
+    #: Values unknown offline the program took as plain values (each blocks, see the collector).
+    plain_reads: list[PlainRead] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     #: Tracebacks and pack stderr behind ``errors``, shown under ``--verbose`` only.
     error_details: list[str] = field(default_factory=list)

@@ -39,7 +39,7 @@ from google.protobuf.json_format import MessageToDict
 from . import __version__, wire
 from . import urn as urns
 from .errors import GateError, InputError, read_json
-from .model import GateResult, InvokeAnswer, PlainSecretRead, PlannedResource
+from .model import GateResult, InvokeAnswer, PlainRead, PlannedResource
 
 PLAN_SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "plan.schema.json"
@@ -68,8 +68,8 @@ class Plan:
     config: dict[str, str] = field(default_factory=dict)
     secret_keys: tuple[str, ...] = ()
     stack_tags: dict[str, str] = field(default_factory=dict)
-    #: Undecrypted secure values the program read with a plain getter: they block in the judge too.
-    plain_secret_reads: list[PlainSecretRead] = field(default_factory=list)
+    #: Values unknown offline the program took as plain values: they block in the judge too.
+    plain_reads: list[PlainRead] = field(default_factory=list)
 
     @property
     def program_ok(self) -> bool:
@@ -171,7 +171,7 @@ def plan_doc(result: GateResult, *, config: dict[str, str] | None = None, secret
         "resources": [resource_doc(r) for r in resources],
         "invokes": [{"token": i.token, "placeholder": i.placeholder, "count": i.count} for i in result.invokes],
         "warnings": list(result.warnings),
-        "plainSecretReads": [_encode(read) for read in result.plain_secret_reads],
+        "plainReads": [_encode(read) for read in result.plain_reads],
     }
     return _scrub_all(doc, set(result.secret_values) - _WIRE_STRINGS)
 
@@ -394,14 +394,14 @@ def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
         raise InputError(f"{at}: {exc}") from None
 
 
-def _plain_secret_reads(entries: list[Any], where: str) -> list[PlainSecretRead]:
-    convert = _converter(PlainSecretRead)
+def _plain_reads(entries: list[Any], where: str) -> list[PlainRead]:
+    convert = _converter(PlainRead)
     reads = []
     for i, entry in enumerate(entries):
         try:
             reads.append(_at(i, convert, entry))
         except _Mismatch as exc:
-            raise InputError(f"{where}: plainSecretReads/{'/'.join(exc.path)} {exc.message}") from None
+            raise InputError(f"{where}: plainReads/{'/'.join(exc.path)} {exc.message}") from None
     return reads
 
 
@@ -432,6 +432,6 @@ def load_plan(path: str, *, limit: int = MAX_PLAN_BYTES) -> Plan:
         invokes=[InvokeAnswer(i["token"], i["placeholder"], i["count"]) for i in doc["invokes"]],
         warnings=list(doc["warnings"]), errors=list(program["errors"]),
         config=dict(doc["config"]), secret_keys=tuple(doc["secretKeys"]), stack_tags=dict(doc["stackTags"]),
-        plain_secret_reads=_plain_secret_reads(doc.get("plainSecretReads", []), where))
+        plain_reads=_plain_reads(doc.get("plainReads", []), where))
     _check_consistency(plan, where)
     return plan
