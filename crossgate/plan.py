@@ -103,27 +103,6 @@ def _blind(value: Any) -> Any:
     return value
 
 
-#: The wire encoding's own strings: never secrets (the scrubber would otherwise garble them).
-_WIRE_STRINGS = frozenset({wire.SIG_KEY, wire.SECRET_SIG, wire.RESOURCE_REF_SIG, wire.OUTPUT_VALUE_SIG, wire.UNKNOWN})
-
-
-def _scrub_all(value: Any, secrets: set[str]) -> Any:
-    """Replace known secret values in every string of a JSON value, keys included; the wire
-    encoding's sentinels and the keys of its special objects stay as they are."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return value if value in _WIRE_STRINGS else wire.scrub(value, secrets)
-    if isinstance(value, dict):
-        if value.get(wire.SIG_KEY) == wire.SECRET_SIG:
-            return value  # already blinded: it holds nothing but sentinels
-        special = wire.SIG_KEY in value
-        return {(k if special else wire.scrub(k, secrets)): _scrub_all(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub_all(v, secrets) for v in value]
-    return value
-
-
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {_camel(f.name): _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -156,7 +135,8 @@ def resource_doc(resource: PlannedResource) -> dict[str, Any]:
 
 def plan_doc(result: GateResult, *, config: dict[str, str] | None = None, secret_keys: tuple[str, ...] = (),
              stack_tags: dict[str, str] | None = None) -> dict[str, Any]:
-    """The plan of an offline preview run with no pack. ``config`` holds no secret value."""
+    """The plan of an offline preview run with no pack. ``config`` holds no secret value; ``result``
+    is built by the collector, which has replaced every known secret value already."""
     resources = sorted(result.resources, key=lambda r: r.order)
     doc = {
         "schemaVersion": PLAN_SCHEMA_VERSION,
@@ -173,7 +153,7 @@ def plan_doc(result: GateResult, *, config: dict[str, str] | None = None, secret
         "warnings": list(result.warnings),
         "plainReads": [_encode(read) for read in result.plain_reads],
     }
-    return _scrub_all(doc, set(result.secret_values) - _WIRE_STRINGS)
+    return doc
 
 
 def stack_settings(cwd: str, stack: str) -> tuple[dict[str, str], tuple[str, ...], dict[str, str]]:
@@ -187,8 +167,10 @@ def stack_settings(cwd: str, stack: str) -> tuple[dict[str, str], tuple[str, ...
     return plain, secret_keys, stack_tags(project, config)
 
 
-def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> None:
-    """Write the plan of ``result`` to ``path`` (atomically); raise :class:`InputError` if it can't."""
+def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> GateResult:
+    """Write the plan of ``result`` to ``path`` (atomically) and return the result to report: ``result``,
+    or a copy failed by why the stack's settings could not be read (the plan then says the program
+    did not finish). Raise :class:`InputError` if the plan can't be written."""
     config: dict[str, str] = {}
     secret_keys: tuple[str, ...] = ()
     tags: dict[str, str] = {}
@@ -196,7 +178,7 @@ def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> None:
         try:
             config, secret_keys, tags = stack_settings(cwd, stack)
         except GateError as exc:
-            result.errors.append(exc.message)
+            result = result.with_errors(exc.message)
     try:
         text = json.dumps(plan_doc(result, config=config, secret_keys=secret_keys, stack_tags=tags),
                           indent=1, allow_nan=False, ensure_ascii=False) + "\n"
@@ -211,6 +193,7 @@ def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write --plan-out {path}: {exc.strerror}") from exc
+    return result
 
 
 # -- reading ----------------------------------------------------------------------------------
