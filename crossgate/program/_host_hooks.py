@@ -221,10 +221,9 @@ def guard_plain_invokes(offline_error: type[Exception], frames: ProjectFrames, r
         return value
 
     def invoke(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
-        site = frames.site()
         result = original(tok, props, opts, typ, package_ref)
         if not result.is_known:
-            return InvokeResult(stand_in(tok, typ, "invoke", site), is_secret=False, is_known=False)
+            return InvokeResult(stand_in(tok, typ, "invoke", frames.site()), is_secret=False, is_known=False)
         return result
 
     def invoke_async(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
