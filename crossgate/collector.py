@@ -24,13 +24,13 @@ from google.protobuf.json_format import MessageToDict
 from pulumi.runtime.proto import analyzer_pb2
 
 from . import urn as urns
+from . import waivers as waivers_module
 from . import wire
 from .errors import GateError, PackError
 from .model import (Finding, FindingKind, GateResult, InvokeAnswer, Level, PackInfo, PlainRead, PlainReadKind,
                     PlannedResource, Remediation, Severity, Waiver)
 from .packs import config as pack_config
 from .packs.pool import Pack
-from . import waivers as waivers_module
 from .waivers import default_waivers_path, load_waivers, today_utc
 
 _SECRET_SIG = wire.SECRET_SIG.encode()
@@ -144,14 +144,13 @@ class Collector:
         with self._lock:
             self._warnings.append(message)
 
-    def error(self, exc: GateError | str) -> None:
+    def error(self, exc: GateError) -> None:
         """Why the evaluation could not complete (exit 2); each message once."""
-        message, detail = (exc, "") if isinstance(exc, str) else (exc.message, exc.detail)
         with self._lock:
-            if message not in self._errors:
-                self._errors.append(message)
-                if detail:
-                    self._details.append(detail)
+            if exc.message not in self._errors:
+                self._errors.append(exc.message)
+                if exc.detail:
+                    self._details.append(exc.detail)
 
     @property
     def failed(self) -> bool:
