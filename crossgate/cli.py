@@ -157,9 +157,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
         raise InputError("no stack given: pass --stack NAME (or set PULUMI_STACK)")
     if args.plan_out:
         _refuse_with_plan_out(args)
+    # With --plan-out the judge decides (`check --plan`): the program's own findings travel in the
+    # plan, so this half exits 0 once the plan is written, or 2 if the program or the plan failed.
     options = GateOptions(packs=_pack_specs(args), unknowns=args.unknowns, timeout=args.timeout,
                           parallel=args.parallel, progress=_progress(True), waivers=args.waivers,
-                          stack_tags=stack_tag_args(args))
+                          stack_tags=stack_tag_args(args), plan_only=bool(args.plan_out))
     try:
         result = preview(args.cwd, args.stack, options,
                          stack_reference_outputs=load_stack_reference_outputs(args.stack_reference_outputs),
@@ -171,12 +173,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         from .plan import write_plan
 
         try:
-            write_plan(result, args.plan_out, cwd=args.cwd, stack=args.stack)
+            result = write_plan(result, args.plan_out, cwd=args.cwd, stack=args.stack)
         except GateError as exc:
-            result.errors.append(exc.message)
-        # The judge decides (`check --plan`): the program's own findings travel in the plan, so this
-        # half exits 0 once the plan is written, or 2 if the program or the plan failed.
-        result.findings = []
+            result = result.with_errors(exc.message)
     _write_reports(result, args)
     _report_errors(result, args)
     return result.exit_code

@@ -9,8 +9,9 @@ program runs without access to the gate's network, else once it has ended (see
 
 Who does what: :mod:`crossgate.packs.pool` runs and configures the packs, :mod:`crossgate.collector`
 turns their replies into findings and builds the result, and this module keeps the engine's order
-under one deadline. Anything that prevents a complete evaluation is recorded in
-``GateResult.errors`` (exit 2), and what was evaluated up to then is still reported.
+under one deadline, handing the collector everything the result reports. Anything that prevents a
+complete evaluation is recorded in ``GateResult.errors`` (exit 2), and what was evaluated up to then
+is still reported.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
 from . import urn as urns
-from .collector import Collector
+from .collector import Collector, Subject
 from .errors import GateError, InputError, PackError, ProgramError
 from .model import GateResult, PackInfo, PlannedResource
 from .packs import pool as pack_pool
 from .packs.pool import PackPool
 from .packs.process import StackIdentity
-from .program.runner import plain_secret_findings, run_program
+from .program.runner import run_program
 from .project import load_project, load_stack_config, stack_tags
 
 ROOT_STACK_TYPE = urns.ROOT_STACK_TYPE
@@ -70,6 +71,9 @@ class GateOptions:
     #: when the system allows it; False never (evaluation then waits for the program to end); True
     #: always (an error where unavailable). Both ways are sound; isolation lets evaluation overlap.
     isolate_network: bool | None = None
+    #: Run the program only, for ``--plan-out``: crossgate's own findings travel in the plan and are
+    #: raised where it is judged (``check --plan``).
+    plan_only: bool = False
 
 
 def pack_specs(packs: Sequence[str], configs: Sequence[str]) -> list[PackSpec]:
@@ -84,11 +88,11 @@ class Gate:
     """Drives the packs in the engine's order under one deadline. Feed resources with :meth:`submit`,
     open analysis with :meth:`open_analysis`, then :meth:`finish`."""
 
-    def __init__(self, options: GateOptions, identity: StackIdentity) -> None:
+    def __init__(self, options: GateOptions, identity: StackIdentity, collector: Collector) -> None:
         self.options = options
         self.identity = identity
         self.deadline = time.monotonic() + options.timeout
-        self.collector = Collector(options.unknowns)
+        self.collector = collector
         processes_per_pack = options.parallel or os.cpu_count() or 1
         loaded = [pack_pool.load_pack(spec.path, spec.config_files) for spec in options.packs]
         self.pool = PackPool(loaded, identity, processes=processes_per_pack, call_timeout=options.call_timeout,
@@ -176,9 +180,10 @@ class Gate:
 
     # -- the end ---------------------------------------------------------------------------
 
-    def finish(self, header: GateResult, program_ok: bool) -> GateResult:
+    def finish(self, subject: Subject, program_ok: bool, *, started: float,
+               secret_values: Iterable[str] = ()) -> GateResult:
         """Wait for per-resource work, run AnalyzeStack if everything so far succeeded, stop packs,
-        and build the result into ``header``."""
+        and build the result (see :meth:`Collector.build`)."""
         try:
             if not self._open.is_set():
                 # Only an error skips open_analysis; analysis then stops at once (nothing unchecked runs).
@@ -195,8 +200,8 @@ class Gate:
                     self.record_error(pack.error)
                 elif pack.info is not None:
                     self.collector.add_pack(pack.info, pack.downgrades)
-                    header.warnings.extend(dict.fromkeys(
-                        p.fallback_warning for p in pack.procs if p.fallback_warning))
+                    for warning in dict.fromkeys(p.fallback_warning for p in pack.procs if p.fallback_warning):
+                        self.collector.warn(warning)
             for future in list(self._futures):
                 remaining = max(0.0, self.deadline - time.monotonic())
                 try:
@@ -206,19 +211,20 @@ class Gate:
                     self.record_error(self._timed_out(
                         f"evaluating policies, with {pending} of {len(self._futures)} resources not yet evaluated"))
                     break
-            if program_ok and not self.collector.failed and not header.errors and self.pool:
-                self._analyze_stack(header.root_urn)
+            if program_ok and not self.collector.failed and not self.collector.program_failed and self.pool:
+                self._analyze_stack(self.collector.root_urn)
         except GateError as exc:
             self.record_error(exc)
         except Exception as exc:  # noqa: BLE001 - never lose the reports of what was evaluated
-            self.record_error(PackError(f"evaluating stack {header.root_urn or header.stack}: "
+            self.record_error(PackError(f"evaluating stack {self.collector.root_urn or subject.stack}: "
                                         f"{type(exc).__name__}: {exc}"))
         finally:
             self._stopping.set()
             self._executor.shutdown(wait=False, cancel_futures=True)
             self.pool.stop()
-        return self.collector.build(header, packs=self.pool, waivers=self.options.waivers, today=self.options.today,
-                                    deadline=self.deadline)
+        return self.collector.build(subject, packs=self.pool, waivers=self.options.waivers, today=self.options.today,
+                                    deadline=self.deadline, secret_values=secret_values,
+                                    duration=time.monotonic() - started)
 
     def _analyze_stack(self, root_urn: str) -> None:
         request = analyzer_pb2.AnalyzeStackRequest()
@@ -379,24 +385,26 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
     seen offline (each is reported); any other remote component is an error.
     """
     started = time.monotonic()
-    result = GateResult(project="", stack=stack, project_dir=os.path.abspath(cwd), unknowns_mode=options.unknowns)
+    collector = Collector(options.unknowns, own_findings=not options.plan_only)
+    subject = Subject(project="", stack=stack, project_dir=os.path.abspath(cwd))
+    secret_values: set[str] = set()
     try:
         project = load_project(cwd)
-        result.project, result.project_dir = project.name, str(project.root)
+        subject = Subject(project=project.name, stack=stack, project_dir=str(project.root))
         config = load_stack_config(project, stack)
         short = stack.rsplit("/", 1)[-1]
         identity = StackIdentity(
             project=project.name, stack=short, config=config.plain(),
             secret_keys=tuple(k for k, v in config.values.items() if v.secret),
             tags=stack_tags(project, config, extra=options.stack_tags))
-        result.secret_values |= config.secret_values()
-        gate = Gate(options, identity)
+        secret_values = config.secret_values()
+        gate = Gate(options, identity, collector)
     except GateError as exc:
-        result.errors.append(exc.message)
-        return result
+        collector.error(exc)
+        return collector.build(subject, secret_values=secret_values)
 
     if config.undecrypted:
-        result.warnings.append(
+        collector.warn(
             f"secure config {', '.join(config.undecrypted)} could not be decrypted (no passphrase): the program "
             "saw unknown values; set PULUMI_CONFIG_PASSPHRASE to evaluate them")
     isolation = network_isolation() if options.isolate_network is not False else ()
@@ -406,9 +414,9 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
     before = _children() if reaping else set()
     gate.start()
     try:
-        return _run_and_finish(gate, result, project, config, started, reaping=reaping, before=before,
+        return _run_and_finish(gate, subject, project, config, started, reaping=reaping, before=before,
                                isolation=isolation, stack_reference_outputs=stack_reference_outputs,
-                               allow_remote_components=allow_remote_components)
+                               allow_remote_components=allow_remote_components, secret_values=secret_values)
     except BaseException:
         # Interrupted (CI cancels with SIGTERM): leave no pack, and no program process, running.
         gate.abort()
@@ -417,10 +425,11 @@ def preview(cwd: str, stack: str, options: GateOptions, *,
         raise
 
 
-def _run_and_finish(gate: Gate, result: GateResult, project: Any, config: Any, started: float, *, reaping: bool,
+def _run_and_finish(gate: Gate, subject: Subject, project: Any, config: Any, started: float, *, reaping: bool,
                     before: set[int], isolation: tuple[str, ...],
                     stack_reference_outputs: dict[str, dict[str, Any]] | None,
-                    allow_remote_components: Sequence[str]) -> GateResult:
+                    allow_remote_components: Sequence[str], secret_values: set[str]) -> GateResult:
+    collector = gate.collector
     if isolation:
         gate.open_analysis(reassert=False)  # the program can't reach the packs: evaluate as it runs
     program_ok = False
@@ -428,11 +437,8 @@ def _run_and_finish(gate: Gate, result: GateResult, project: Any, config: Any, s
         outcome = run_program(project, config, on_resource=gate.submit,
                               stack_reference_outputs=stack_reference_outputs, deadline=gate.deadline,
                               allow_remote_components=tuple(allow_remote_components), launcher=isolation)
-        result.root_urn = outcome.root_urn
-        result.invokes = outcome.invokes
-        result.warnings.extend(outcome.warnings)
-        result.plain_secret_reads = list(outcome.plain_secret_reads)
-        result.findings.extend(plain_secret_findings(result.plain_secret_reads, result))
+        collector.program(root_urn=outcome.root_urn, invokes=outcome.invokes, warnings=outcome.warnings,
+                          plain_reads=outcome.plain_reads)
         program_ok = True
     except GateError as exc:
         gate.record_error(exc)
@@ -444,39 +450,39 @@ def _run_and_finish(gate: Gate, result: GateResult, project: Any, config: Any, s
         if reaping:
             left = _stop_leftovers(before | gate.pool.pids())
             if left:
-                result.warnings.append(f"the program left {left} process(es) running after it exited; crossgate "
-                                       "stopped them before evaluating policies")
+                collector.warn(f"the program left {left} process(es) running after it exited; crossgate "
+                               "stopped them before evaluating policies")
         if not isolation:
             gate.open_analysis()
     except GateError as exc:
         gate.record_error(exc)
     finally:
-        gate.finish(result, program_ok)
-        result.duration_seconds = time.monotonic() - started
+        result = gate.finish(subject, program_ok, started=started, secret_values=secret_values)
     return result
 
 
-def evaluate_plan(result: GateResult, resources: Iterable[PlannedResource], options: GateOptions,
-                  identity: StackIdentity) -> GateResult:
-    """Evaluate already-planned resources (from a test, a stack export or a preview JSON).
+def evaluate_plan(subject: Subject, resources: Iterable[PlannedResource], options: GateOptions,
+                  identity: StackIdentity, *, collector: Collector | None = None) -> GateResult:
+    """Evaluate already-planned resources (from a test, a stack export, a preview JSON or a plan).
 
-    ``result`` carries the run's identity (project, stack, origin) and is filled in and returned."""
+    ``collector`` may already hold what the run's source told (a plan's program facts, errors, the
+    stack's URN); when it names no stack, the first ``pulumi:pulumi:Stack`` resource is the stack."""
     started = time.monotonic()
+    collector = collector if collector is not None else Collector(options.unknowns)
     try:
-        gate = Gate(options, identity)
+        gate = Gate(options, identity, collector)
     except GateError as exc:
-        result.errors.append(exc.message)
-        return result
+        collector.error(exc)
+        return collector.build(subject)
     gate.start()
     gate.open_analysis(reassert=False)  # no program runs here
     try:
         for resource in resources:
-            if resource.type == ROOT_STACK_TYPE and not result.root_urn:
-                result.root_urn = resource.urn
+            if resource.type == ROOT_STACK_TYPE and not collector.root_urn:
+                collector.root_urn = resource.urn
             gate.submit(resource)
     finally:
-        gate.finish(result, program_ok=True)
-        result.duration_seconds = time.monotonic() - started
+        result = gate.finish(subject, program_ok=True, started=started)
     return result
 
 

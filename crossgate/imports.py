@@ -26,6 +26,7 @@ from google.protobuf import struct_pb2
 
 from . import urn as urns
 from . import wire
+from .collector import Collector, Subject
 from .engine import ROOT_STACK_TYPE, GateOptions, evaluate_plan, pack_specs
 from .errors import GateError, InputError, read_json
 from .model import GateResult, PlannedResource, SourceLocation
@@ -199,8 +200,9 @@ def check(args: argparse.Namespace) -> GateResult:
     and reports."""
     if getattr(args, "plan", None):
         return _check_plan(args)
-    result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns,
-                        origin="stack-export" if args.stack_export else "preview-json")
+    collector = Collector(args.unknowns)
+    origin = "stack-export" if args.stack_export else "preview-json"
+    subject = Subject(project="", stack="", project_dir=os.path.abspath(args.cwd), origin=origin)
     try:
         if getattr(args, "stack", None):
             raise InputError("--stack is only used with --plan")
@@ -216,48 +218,44 @@ def check(args: argparse.Namespace) -> GateResult:
         if not resources:
             raise InputError(f"{where} holds no resources")
         project, stack = _stack_identity(resources)
-        result.project, result.stack = project, stack
+        subject = dataclasses.replace(subject, project=project, stack=stack)
         options = GateOptions(packs=pack_specs(args.policy_pack, args.policy_pack_config), unknowns=args.unknowns, timeout=args.timeout,
                               parallel=args.parallel, waivers=args.waivers, stack_outputs=outputs)
     except GateError as exc:
-        result.errors.append(exc.message)
-        return result
+        collector.error(exc)
+        return collector.build(subject)
     if not any(r.type == ROOT_STACK_TYPE for r in resources):
-        result.root_urn = urns.root(stack, project)
+        collector.root_urn = urns.root(stack, project)
     from .cli import stack_tag_args
 
     tags = {"pulumi:project": project, **stack_tag_args(args)}
-    return evaluate_plan(result, resources, options, StackIdentity(project=project, stack=stack, tags=tags))
+    return evaluate_plan(subject, resources, options, StackIdentity(project=project, stack=stack, tags=tags),
+                         collector=collector)
 
 
 def _check_plan(args: argparse.Namespace) -> GateResult:
     """``crossgate check --plan``: what ``preview`` would have decided, on a plan it wrote elsewhere."""
     from .plan import load_plan
 
-    result = GateResult(project="", stack="", project_dir=os.path.abspath(args.cwd), unknowns_mode=args.unknowns,
-                        origin="plan")
+    collector = Collector(args.unknowns)
+    subject = Subject(project="", stack="", project_dir=os.path.abspath(args.cwd), origin="plan")
     try:
         plan = load_plan(args.plan)
-        result.project, result.stack = plan.project, plan.stack
+        subject = dataclasses.replace(subject, project=plan.project, stack=plan.stack)
         expected = getattr(args, "stack", None)
         if expected and expected.rsplit("/", 1)[-1] != plan.stack:
             raise InputError(f"--plan {args.plan} is the plan of stack {plan.stack}, not {expected}")
         options = GateOptions(packs=pack_specs(args.policy_pack, args.policy_pack_config), unknowns=args.unknowns,
                               timeout=args.timeout, parallel=args.parallel, waivers=args.waivers)
     except GateError as exc:
-        result.errors.append(exc.message)
-        return result
-    result.root_urn = plan.root_urn
-    result.invokes = list(plan.invokes)
-    result.warnings = list(plan.warnings)
-    from .program.runner import plain_secret_findings
-
-    result.plain_secret_reads = list(plan.plain_secret_reads)
-    result.findings.extend(plain_secret_findings(result.plain_secret_reads, result))
-    # As in preview: a program that did not finish is an error, and the stack pass does not run.
-    result.errors.extend(plan.errors)
+        collector.error(exc)
+        return collector.build(subject)
+    # As in preview: the program's own findings block, and a program that did not finish is an error
+    # (its resources are still evaluated, the stack is not).
+    collector.program(root_urn=plan.root_urn, invokes=plan.invokes, warnings=plan.warnings,
+                      plain_reads=plan.plain_reads, errors=plan.errors)
     from .cli import stack_tag_args
 
     identity = StackIdentity(project=plan.project, stack=plan.stack, config=dict(plan.config),
                              secret_keys=plan.secret_keys, tags={**plan.stack_tags, **stack_tag_args(args)})
-    return evaluate_plan(result, plan.resources, options, identity)
+    return evaluate_plan(subject, plan.resources, options, identity, collector=collector)

@@ -6,7 +6,9 @@ SARIF, JUnit and Markdown always agree.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -204,12 +206,25 @@ class Remediation:
         return tuple(sorted(k for k in keys if self.before.get(k) != self.after.get(k)))
 
 
-@dataclass(frozen=True)
-class PlainSecretRead:
-    """A secure config value the gate couldn't decrypt, read by the program with a plain getter."""
+class PlainReadKind(str, enum.Enum):
+    """What the program took as a plain value although it is unknown offline."""
 
-    key: str
-    getter: str
+    #: A ``secure:`` config value the gate couldn't decrypt, read with a plain getter (``Config.get``...).
+    SECURE_CONFIG = "secureConfig"
+    #: An invoke's unknown result, taken with ``pulumi.runtime.invoke``/``invoke_async`` (not ``*_output``).
+    INVOKE = "invoke"
+
+
+@dataclass(frozen=True)
+class PlainRead:
+    """A value unknown offline that the program took as a plain value, which can't be unknown: the
+    program got a stand-in and may have branched on it. Names only, never a value; each blocks."""
+
+    kind: PlainReadKind
+    #: The config key (``project:name``) or the function token.
+    name: str
+    #: How it was read: the ``Config`` getter (``get``, ``require``...) or ``invoke``/``invoke_async``.
+    via: str
     source: SourceLocation | None = None
 
 
@@ -222,40 +237,49 @@ class InvokeAnswer:
     count: int = 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class GateResult:
-    """Everything a run found. Filled once, by :meth:`crossgate.collector.Collector.build`, with every
-    secret value already replaced; read by reporters."""
+    """Everything a run found. Built once, by :meth:`crossgate.collector.Collector.build`, with every
+    secret value already replaced, and never changed after: reporters only read it.
+
+    Sequence fields are tuples (a list given to the constructor is stored as a tuple)."""
 
     project: str
     stack: str
     project_dir: str
-    resources: list[PlannedResource] = field(default_factory=list)
-    packs: list[PackInfo] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    remediations: list[Remediation] = field(default_factory=list)
-    invokes: list[InvokeAnswer] = field(default_factory=list)
-    #: Warnings the program logged (``pulumi.log.warn``).
-    warnings: list[str] = field(default_factory=list)
-    #: Undecrypted secure values the program read with a plain getter (each blocks, see the runner).
-    plain_secret_reads: list[PlainSecretRead] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    resources: tuple[PlannedResource, ...] = ()
+    packs: tuple[PackInfo, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    remediations: tuple[Remediation, ...] = ()
+    invokes: tuple[InvokeAnswer, ...] = ()
+    #: Warnings the program logged (``pulumi.log.warn``), then what a preview doesn't show.
+    warnings: tuple[str, ...] = ()
+    #: Values unknown offline the program took as plain values (each blocks, see the collector).
+    plain_reads: tuple[PlainRead, ...] = ()
+    errors: tuple[str, ...] = ()
     #: Tracebacks and pack stderr behind ``errors``, shown under ``--verbose`` only.
-    error_details: list[str] = field(default_factory=list)
+    error_details: tuple[str, ...] = ()
     #: Notes on config that lowered a policy's level below its default (reported, never silent).
-    downgrades: list[str] = field(default_factory=list)
+    downgrades: tuple[str, ...] = ()
     #: Waivers that matched nothing, or that expired (reported, not blocking).
-    unused_waivers: list[Waiver] = field(default_factory=list)
-    expired_waivers: list[Waiver] = field(default_factory=list)
+    unused_waivers: tuple[Waiver, ...] = ()
+    expired_waivers: tuple[Waiver, ...] = ()
     unknowns_mode: str = "block"
-    #: What was gated: "preview" (a program run offline), "stack-export" or "preview-json".
+    #: What was gated: "preview" (a program run offline), "plan", "stack-export" or "preview-json".
     origin: str = "preview"
     root_urn: str = ""
     duration_seconds: float = 0.0
-    _index: dict[str, PlannedResource] = field(default_factory=dict, repr=False, compare=False)
-    #: Secret values known before the run (decrypted config), handed to the collector, which replaces
-    #: every secret in the result before any reporter sees it (then this is empty). Never reported.
-    secret_values: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+
+    def with_errors(self, *messages: str) -> "GateResult":
+        """This result, also failed by ``messages``: for what goes wrong after the run (writing the
+        plan). The messages must hold no secret value (they are not scrubbed)."""
+        return dataclasses.replace(self, errors=(*self.errors, *messages))
 
     # -- views -------------------------------------------------------------------------------
 
@@ -307,10 +331,12 @@ class GateResult:
         """False when no policy pack was evaluated: then nothing was checked."""
         return bool(self.packs)
 
+    @functools.cached_property
+    def _by_urn(self) -> dict[str, PlannedResource]:
+        return {r.urn: r for r in self.resources}
+
     def resource(self, urn: str) -> PlannedResource | None:
-        if len(self._index) != len(self.resources):
-            self._index = {r.urn: r for r in self.resources}
-        return self._index.get(urn)
+        return self._by_urn.get(urn)
 
     def summary(self) -> dict[str, Any]:
         return {

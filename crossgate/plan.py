@@ -39,7 +39,7 @@ from google.protobuf.json_format import MessageToDict
 from . import __version__, wire
 from . import urn as urns
 from .errors import GateError, InputError, read_json
-from .model import GateResult, InvokeAnswer, PlainSecretRead, PlannedResource
+from .model import GateResult, InvokeAnswer, PlainRead, PlannedResource
 
 PLAN_SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "plan.schema.json"
@@ -68,8 +68,8 @@ class Plan:
     config: dict[str, str] = field(default_factory=dict)
     secret_keys: tuple[str, ...] = ()
     stack_tags: dict[str, str] = field(default_factory=dict)
-    #: Undecrypted secure values the program read with a plain getter: they block in the judge too.
-    plain_secret_reads: list[PlainSecretRead] = field(default_factory=list)
+    #: Values unknown offline the program took as plain values: they block in the judge too.
+    plain_reads: list[PlainRead] = field(default_factory=list)
 
     @property
     def program_ok(self) -> bool:
@@ -100,27 +100,6 @@ def _blind(value: Any) -> Any:
         return {k: _blind(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_blind(v) for v in value]
-    return value
-
-
-#: The wire encoding's own strings: never secrets (the scrubber would otherwise garble them).
-_WIRE_STRINGS = frozenset({wire.SIG_KEY, wire.SECRET_SIG, wire.RESOURCE_REF_SIG, wire.OUTPUT_VALUE_SIG, wire.UNKNOWN})
-
-
-def _scrub_all(value: Any, secrets: set[str]) -> Any:
-    """Replace known secret values in every string of a JSON value, keys included; the wire
-    encoding's sentinels and the keys of its special objects stay as they are."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return value if value in _WIRE_STRINGS else wire.scrub(value, secrets)
-    if isinstance(value, dict):
-        if value.get(wire.SIG_KEY) == wire.SECRET_SIG:
-            return value  # already blinded: it holds nothing but sentinels
-        special = wire.SIG_KEY in value
-        return {(k if special else wire.scrub(k, secrets)): _scrub_all(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub_all(v, secrets) for v in value]
     return value
 
 
@@ -156,7 +135,8 @@ def resource_doc(resource: PlannedResource) -> dict[str, Any]:
 
 def plan_doc(result: GateResult, *, config: dict[str, str] | None = None, secret_keys: tuple[str, ...] = (),
              stack_tags: dict[str, str] | None = None) -> dict[str, Any]:
-    """The plan of an offline preview run with no pack. ``config`` holds no secret value."""
+    """The plan of an offline preview run with no pack. ``config`` holds no secret value; ``result``
+    is built by the collector, which has replaced every known secret value already."""
     resources = sorted(result.resources, key=lambda r: r.order)
     doc = {
         "schemaVersion": PLAN_SCHEMA_VERSION,
@@ -171,9 +151,9 @@ def plan_doc(result: GateResult, *, config: dict[str, str] | None = None, secret
         "resources": [resource_doc(r) for r in resources],
         "invokes": [{"token": i.token, "placeholder": i.placeholder, "count": i.count} for i in result.invokes],
         "warnings": list(result.warnings),
-        "plainSecretReads": [_encode(read) for read in result.plain_secret_reads],
+        "plainReads": [_encode(read) for read in result.plain_reads],
     }
-    return _scrub_all(doc, set(result.secret_values) - _WIRE_STRINGS)
+    return doc
 
 
 def stack_settings(cwd: str, stack: str) -> tuple[dict[str, str], tuple[str, ...], dict[str, str]]:
@@ -187,8 +167,10 @@ def stack_settings(cwd: str, stack: str) -> tuple[dict[str, str], tuple[str, ...
     return plain, secret_keys, stack_tags(project, config)
 
 
-def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> None:
-    """Write the plan of ``result`` to ``path`` (atomically); raise :class:`InputError` if it can't."""
+def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> GateResult:
+    """Write the plan of ``result`` to ``path`` (atomically) and return the result to report: ``result``,
+    or a copy failed by why the stack's settings could not be read (the plan then says the program
+    did not finish). Raise :class:`InputError` if the plan can't be written."""
     config: dict[str, str] = {}
     secret_keys: tuple[str, ...] = ()
     tags: dict[str, str] = {}
@@ -196,7 +178,7 @@ def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> None:
         try:
             config, secret_keys, tags = stack_settings(cwd, stack)
         except GateError as exc:
-            result.errors.append(exc.message)
+            result = result.with_errors(exc.message)
     try:
         text = json.dumps(plan_doc(result, config=config, secret_keys=secret_keys, stack_tags=tags),
                           indent=1, allow_nan=False, ensure_ascii=False) + "\n"
@@ -211,6 +193,7 @@ def write_plan(result: GateResult, path: str, *, cwd: str, stack: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write --plan-out {path}: {exc.strerror}") from exc
+    return result
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -394,14 +377,14 @@ def _resource(entry: dict[str, Any], index: int, where: str) -> PlannedResource:
         raise InputError(f"{at}: {exc}") from None
 
 
-def _plain_secret_reads(entries: list[Any], where: str) -> list[PlainSecretRead]:
-    convert = _converter(PlainSecretRead)
+def _plain_reads(entries: list[Any], where: str) -> list[PlainRead]:
+    convert = _converter(PlainRead)
     reads = []
     for i, entry in enumerate(entries):
         try:
             reads.append(_at(i, convert, entry))
         except _Mismatch as exc:
-            raise InputError(f"{where}: plainSecretReads/{'/'.join(exc.path)} {exc.message}") from None
+            raise InputError(f"{where}: plainReads/{'/'.join(exc.path)} {exc.message}") from None
     return reads
 
 
@@ -432,6 +415,6 @@ def load_plan(path: str, *, limit: int = MAX_PLAN_BYTES) -> Plan:
         invokes=[InvokeAnswer(i["token"], i["placeholder"], i["count"]) for i in doc["invokes"]],
         warnings=list(doc["warnings"]), errors=list(program["errors"]),
         config=dict(doc["config"]), secret_keys=tuple(doc["secretKeys"]), stack_tags=dict(doc["stackTags"]),
-        plain_secret_reads=_plain_secret_reads(doc.get("plainSecretReads", []), where))
+        plain_reads=_plain_reads(doc.get("plainReads", []), where))
     _check_consistency(plan, where)
     return plan

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 from google.protobuf import struct_pb2
 
 from . import wire
+from .collector import Subject
 from .engine import ROOT_STACK_TYPE, GateOptions, PackSpec, evaluate_plan
 from .model import GateResult, PlannedResource
 from .packs.process import StackIdentity
@@ -106,8 +107,7 @@ def evaluate(pack_dirs: str | Sequence[str], resources: Sequence[Resource], *,
                     json.dump(cfg, fh)
                 files.append(path)
             specs.append(PackSpec(path=str(d), config_files=files))
-        result = GateResult(project=PROJECT, stack=STACK, project_dir=tmp, unknowns_mode=unknowns)
         options = GateOptions(packs=specs, unknowns=unknowns, timeout=timeout, parallel=parallel,
                               waivers=waivers, today=today)
-        evaluate_plan(result, plan(resources), options, StackIdentity(project=PROJECT, stack=STACK))
-    return result
+        return evaluate_plan(Subject(project=PROJECT, stack=STACK, project_dir=tmp), plan(resources), options,
+                             StackIdentity(project=PROJECT, stack=STACK))

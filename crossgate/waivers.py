@@ -26,14 +26,14 @@ import stat
 import time
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import jsonschema
 import yaml
 
 from . import urn as urns
 from .errors import GateError, InputError
-from .model import FindingKind, GateResult, Severity, Waiver
+from .model import Finding, FindingKind, PackInfo, Severity, Waiver
 
 DEFAULT_FILE = "policy-waivers.yaml"
 REQUIRED = ("policy", "resource", "reason", "owner", "expires")
@@ -238,9 +238,19 @@ class UrnGlob:
         return any(before.match(prefix) and after.match(parsed.name) for before, after in self._splits)
 
 
-def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings: dict[str, Any],
-          where: str, deadline: float | None = None) -> None:
-    """Mark the findings each active waiver covers; record expired and unused waivers.
+@dataclasses.dataclass(frozen=True)
+class Applied:
+    """The findings with each active waiver marked on those it covers, and the waivers that expired
+    or matched nothing."""
+
+    findings: tuple[Finding, ...]
+    expired: tuple[Waiver, ...]
+    unused: tuple[Waiver, ...]
+
+
+def apply(findings: Sequence[Finding], packs: Sequence[PackInfo], waivers: list[Waiver], *, today: dt.date,
+          settings: dict[str, Any], where: str, deadline: float | None = None) -> Applied:
+    """Mark the findings each active waiver covers; sort out expired and unused waivers.
 
     ``settings`` maps a pack name to its :class:`~crossgate.packs.settings.GateSettings`.
     Raises :class:`InputError` for a waiver that names an unknown policy, expires too far ahead,
@@ -248,10 +258,11 @@ def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings
     when ``deadline`` (``time.monotonic()``) passes before every finding is matched.
     """
     active: list[Waiver] = []
+    expired: list[Waiver] = []
     for waiver in waivers:
         # A policy name may exist in several packs; the waiver covers all of them, so it must be
         # allowed by every one of them.
-        owners = [(pack, pack.policy(waiver.policy)) for pack in result.packs if pack.policy(waiver.policy)]
+        owners = [(pack, pack.policy(waiver.policy)) for pack in packs if pack.policy(waiver.policy)]
         if not owners:
             raise InputError(f"{where}: waiver for '{waiver.policy}' names a policy that no pack has")
         expires = dt.date.fromisoformat(waiver.expires)
@@ -266,7 +277,7 @@ def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings
                 raise InputError(f"{where}: '{waiver.policy}' is critical and {pack.name} does not allow "
                                  "critical policies to be waived")
         if expires < today:
-            result.expired_waivers.append(waiver)
+            expired.append(waiver)
         else:
             active.append(waiver)
 
@@ -274,8 +285,8 @@ def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings
     for i, waiver in enumerate(active):
         by_policy.setdefault(waiver.policy, []).append((i, UrnGlob(waiver.resource)))
     used: set[int] = set()
-    findings = []
-    for n, finding in enumerate(result.findings):
+    marked = []
+    for n, finding in enumerate(findings):
         if n % 256 == 0:
             _check_deadline(deadline, where)
         if finding.kind is not FindingKind.NOT_APPLICABLE and finding.waiver is None:
@@ -284,6 +295,5 @@ def apply(result: GateResult, waivers: list[Waiver], *, today: dt.date, settings
                     finding = dataclasses.replace(finding, waiver=active[i])
                     used.add(i)
                     break
-        findings.append(finding)
-    result.findings = findings
-    result.unused_waivers.extend(w for i, w in enumerate(active) if i not in used)
+        marked.append(finding)
+    return Applied(tuple(marked), tuple(expired), tuple(w for i, w in enumerate(active) if i not in used))

@@ -12,7 +12,8 @@ Both are removed from the environment before the program runs.
 
 Records: ``resource`` (one per registration, with the wire-format inputs as base64 protobuf and the
 options the engine hands packs), ``invoke``, ``log`` (warnings and errors the program logged),
-``plainSecretRead`` (an undecrypted secure value read with a plain getter), ``skippedApplies``
+``plainRead`` (a value unknown offline the program took as a plain value: an undecrypted secure
+value read with a plain getter, or a plain invoke's unknown result), ``skippedApplies``
 (apply callbacks a preview skips), ``notice`` (one line the report must show), ``error`` (why the
 run failed) and finally ``done``.
 """
@@ -82,13 +83,11 @@ def install_hooks(hooks: Any, frames: Any, offline_error: type[Exception]) -> tu
     """The SDK hooks that report what a preview hides (see ``_host_hooks``)."""
     skipped = hooks.SkippedApplies(frames)
     skipped.install()
-    hooks.PlainSecretReads(
-        OPTIONS.get("undecrypted") or [], frames,
-        lambda key, getter, site: emit({"kind": "plainSecretRead", "key": key, "getter": getter, "source": site}),
-    ).install()
+    plain_reads = hooks.PlainReads(emit)
+    hooks.PlainSecretReads(OPTIONS.get("undecrypted") or [], frames, plain_reads).install()
     dynamic = hooks.DynamicProviders()
     dynamic.install()
-    hooks.guard_plain_invokes(offline_error)
+    hooks.guard_plain_invokes(offline_error, frames, plain_reads)
     return skipped, dynamic
 
 

@@ -2,7 +2,8 @@
 
 Runs inside the program's interpreter (see ``_host.py``): the pulumi SDK and the standard library only.
 Each hook observes and reports; none changes what the program computes, except where a value the
-program asked for can't exist offline (then it raises, naming it).
+program asked for can't exist offline (then it hands the program a stand-in and reports the read, or,
+when no stand-in can be built, raises, naming it).
 """
 
 from __future__ import annotations
@@ -83,20 +84,37 @@ class SkippedApplies:
         return [{"file": f, "line": line, "count": n} for (f, line), n in sorted(counter.items())]
 
 
+class PlainReads:
+    """Reports each value the gate can't know offline that the program took as a plain value.
+
+    An unknown can only travel through an ``Output``; a plain getter or a plain invoke hands the
+    program a stand-in instead, and the program may branch on it, so the plan may not be what would
+    be deployed. One record per read (what, its name, how it was read, the declaring line; never a
+    value): the run blocks on each (see ``crossgate.collector``).
+    """
+
+    SECURE_CONFIG = "secureConfig"
+    INVOKE = "invoke"
+
+    def __init__(self, emit: Callable[[dict[str, Any]], None]) -> None:
+        self._emit = emit
+
+    def report(self, what: str, name: str, via: str, site: dict[str, Any] | None) -> None:
+        self._emit({"kind": "plainRead", "what": what, "name": name, "via": via, "source": site})
+
+
 class PlainSecretReads:
     """Notices a secure config value the gate couldn't decrypt being read with a plain getter.
 
     ``Config.get``/``require``/``get_int``... hand the program the unknown sentinel as an ordinary
-    string, and the program may branch on it: the plan is then not what would be deployed. The SDK's
-    secret getters (``get_secret``, ``require_secret``...) call ``Config._get`` without the ``use``
-    hint; the plain ones pass it.
+    string. The SDK's secret getters (``get_secret``, ``require_secret``...) call ``Config._get``
+    without the ``use`` hint; the plain ones pass it.
     """
 
-    def __init__(self, undecrypted: list[str], frames: ProjectFrames,
-                 report: Callable[[str, str, dict[str, Any] | None], None]) -> None:
+    def __init__(self, undecrypted: list[str], frames: ProjectFrames, reads: PlainReads) -> None:
         self._undecrypted = frozenset(undecrypted)
         self._frames = frames
-        self._report = report
+        self._reads = reads
 
     def install(self) -> None:
         if not self._undecrypted:
@@ -104,7 +122,7 @@ class PlainSecretReads:
         from pulumi.config import Config
 
         original = Config._get
-        undecrypted, frames, report = self._undecrypted, self._frames, self._report
+        undecrypted, frames, reads = self._undecrypted, self._frames, self._reads
 
         def _get(self: Any, key: str, use: Callable | None = None, instead_of: Callable | None = None) -> Any:
             value = original(self, key, use, instead_of)
@@ -112,7 +130,7 @@ class PlainSecretReads:
                 full_key = self.full_key(key)
                 if full_key in undecrypted:
                     getter = getattr(instead_of, "__name__", "a plain getter")
-                    report(full_key, getter, frames.site())
+                    reads.report(PlainReads.SECURE_CONFIG, full_key, getter, frames.site())
             return value
 
         Config._get = _get  # type: ignore[method-assign]
@@ -152,8 +170,34 @@ class DynamicProviders:
             return queue.popleft() if queue else "unknown (declared outside pulumi.dynamic.Resource)"
 
 
-def guard_plain_invokes(offline_error: type[Exception]) -> None:
-    """A plain (non-Output) invoke can't carry an unknown result: refuse it, naming the function.
+def unknown_invoke_result(typ: Any) -> Any:
+    """The result a plain invoke hands the program when its answer is unknown offline, or None when
+    none can be built.
+
+    Generated SDK functions read their typed result (the ``typ`` an invoke is given, an
+    ``@output_type`` class) with ``pulumi.get``. The result is built through the SDK's own
+    deserialisation, as from a provider's answer: every string property is the unknown sentinel,
+    which a resource input taken from it carries to the packs as unknown, exactly as the engine
+    reads it; every other property is absent (the typed result rejects a string there). An untyped
+    result (a plain dict) has no properties to fill, so none is built.
+    """
+    if typ is None:
+        return None
+    from pulumi import _types
+    from pulumi.runtime import rpc
+
+    try:
+        answer = {name: rpc.UNKNOWN for name, hint in _types.output_type_types(typ).items() if hint is str}
+        result = rpc.translate_output_properties(answer, lambda name: name, typ)
+    except Exception:  # noqa: BLE001 - a type the SDK can't build this way: the caller refuses the invoke
+        return None
+    return result if isinstance(result, typ) else None
+
+
+def guard_plain_invokes(offline_error: type[Exception], frames: ProjectFrames, reads: PlainReads) -> None:
+    """A plain (non-Output) invoke can't carry an unknown result: hand the program a stand-in and
+    report the read (the run then blocks, naming the function and the line), or, when no stand-in
+    can be built, refuse the invoke naming the function.
 
     The ``*_output`` form returns an ``Output`` that stays unknown, which is what a first preview
     gives the program for a function with no placeholder.
@@ -164,24 +208,36 @@ def guard_plain_invokes(offline_error: type[Exception]) -> None:
 
     original = invoke_module.invoke
     resolve = invoke_module._invoke
+    InvokeResult = invoke_module.InvokeResult
 
-    def refuse(tok: str) -> Exception:
-        return offline_error(
-            f"invoke '{tok}' has an unknown result offline (it has no documented placeholder, or an "
-            "argument is unknown until deployment), and the program takes it as a plain value, which "
-            "can't be unknown; call the function's *_output form, whose Output stays unknown")
+    def stand_in(tok: str, typ: Any, via: str, site: dict[str, Any] | None) -> Any:
+        value = unknown_invoke_result(typ)
+        if value is None:
+            raise offline_error(
+                f"invoke '{tok}' has an unknown result offline (it has no documented placeholder, or an "
+                "argument is unknown until deployment), and the program takes it as a plain value, which "
+                "can't be unknown; call the function's *_output form, whose Output stays unknown")
+        reads.report(PlainReads.INVOKE, tok, via, site)
+        return value
 
     def invoke(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
         result = original(tok, props, opts, typ, package_ref)
         if not result.is_known:
-            raise refuse(tok)
+            return InvokeResult(stand_in(tok, typ, "invoke", frames.site()), is_secret=False, is_known=False)
         return result
 
-    async def invoke_async(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
-        result = await resolve(tok, props, opts, typ, package_ref=package_ref)
-        if not result.is_known:
-            raise refuse(tok)
-        return result.value
+    def invoke_async(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
+        # Not a coroutine function itself: the declaring line is where the program calls it, not
+        # where the event loop happens to await it.
+        site = frames.site()
+
+        async def answer() -> Any:
+            result = await resolve(tok, props, opts, typ, package_ref=package_ref)
+            if not result.is_known:
+                return stand_in(tok, typ, "invoke_async", site)
+            return result.value
+
+        return answer()
 
     invoke_module.invoke = invoke
     invoke_module.invoke_async = invoke_async

@@ -32,8 +32,7 @@ from google.protobuf.message import DecodeError
 from .. import urn as urns
 from .. import wire
 from ..errors import InputError, ProgramError, read_json
-from ..model import (Finding, FindingKind, GateResult, InvokeAnswer, Level, PlainSecretRead, PlannedResource,
-                     Severity, SourceLocation)
+from ..model import InvokeAnswer, PlainRead, PlainReadKind, PlannedResource, SourceLocation
 from ..project import Project, StackConfig
 
 HOST = Path(__file__).with_name("_host.py")
@@ -52,7 +51,8 @@ class ProgramOutcome:
     #: Warnings the program logged, then notices about what a preview doesn't show (one line each).
     warnings: list[str] = field(default_factory=list)
     root_urn: str = ""
-    plain_secret_reads: list[PlainSecretRead] = field(default_factory=list)
+    #: Values unknown offline the program took as plain values (names and lines, never a value).
+    plain_reads: list[PlainRead] = field(default_factory=list)
 
 
 # What a Python program needs from the environment; everything else (credentials, CI runner
@@ -222,7 +222,7 @@ def run_program(
 #: The host's records: for each kind, its required fields and their JSON types (``None`` allows null).
 _RECORD_FIELDS: dict[str, dict[str, tuple[type | None, ...]]] = {
     "resource": {"urn": (str,), "type": (str,), "name": (str,), "custom": (bool,), "props": (str,)},
-    "plainSecretRead": {"key": (str,), "getter": (str,)},
+    "plainRead": {"what": (str,), "name": (str,), "via": (str,)},
     "skippedApplies": {"sites": (list,)},
     "notice": {"message": (str,)},
     "invoke": {"token": (str,), "placeholder": (bool,)},
@@ -230,6 +230,7 @@ _RECORD_FIELDS: dict[str, dict[str, tuple[type | None, ...]]] = {
     "error": {"message": (str,)},
     "done": {},
 }
+_PLAIN_READ_KINDS = frozenset(kind.value for kind in PlainReadKind)
 #: Optional fields of a resource record and their JSON types.
 _RESOURCE_OPTIONAL: dict[str, tuple[type | None, ...]] = {
     "parent": (str, None), "dependencies": (list,), "propertyDependencies": (dict,), "provider": (str, None),
@@ -269,8 +270,10 @@ def parse_record(line: bytes) -> dict[str, Any]:
                 and isinstance(options.get("customTimeouts", {}), dict)
                 and _strings(list((options.get("customTimeouts") or {}).values()))):
             _malformed(record, "options")
-    elif record["kind"] == "plainSecretRead":
+    elif record["kind"] == "plainRead":
         _expect_source(record)
+        if record["what"] not in _PLAIN_READ_KINDS:
+            _malformed(record, "what")
     elif record["kind"] == "skippedApplies":
         for site in record["sites"]:
             if not (isinstance(site, dict) and isinstance(site.get("file"), str) and _is_int(site.get("line"))
@@ -348,10 +351,11 @@ class _Records:
         kind = record["kind"]
         if kind == "resource":
             self._resource(record)
-        elif kind == "plainSecretRead":
+        elif kind == "plainRead":
             source = record.get("source")
-            self._outcome.plain_secret_reads.append(PlainSecretRead(
-                record["key"], record["getter"], SourceLocation(source["file"], source["line"]) if source else None))
+            self._outcome.plain_reads.append(PlainRead(
+                PlainReadKind(record["what"]), record["name"], record["via"],
+                SourceLocation(source["file"], source["line"]) if source else None))
         elif kind == "skippedApplies":
             self._notices.append(_skipped_applies_notice(record["sites"]))
         elif kind == "notice":
@@ -424,28 +428,3 @@ def duration_seconds(text: str, where: str) -> float:
         raise ProgramError(f"{where}: '{text}' is not a duration (e.g. \"5m\", \"1h30m\")")
     seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
     return -seconds if text.startswith("-") else seconds
-
-
-PLAIN_SECRET_POLICY = "secure-config-read-as-plain-value"
-
-
-def plain_secret_findings(reads: list[PlainSecretRead], result: GateResult) -> list[Finding]:
-    """Each undecrypted secure value the program read with a plain getter blocks, naming the key.
-
-    The program received a stand-in string and may have branched on it, so the plan is not what would
-    be deployed. The gate's own finding (pack ``crossgate``), on the stack; ``--unknowns advisory``
-    reports it without blocking, as it does for policies.
-    """
-    findings = []
-    level = Level.ADVISORY if result.unknowns_mode == "advisory" else Level.MANDATORY
-    name = urns.split(result.root_urn)[1] if result.root_urn else result.stack
-    for read in sorted(set(reads), key=lambda r: (r.key, r.getter, r.source.line if r.source else 0)):
-        findings.append(Finding(
-            kind=FindingKind.INDETERMINATE, pack="crossgate", policy=PLAIN_SECRET_POLICY, level=level,
-            severity=Severity.HIGH, urn=result.root_urn, type="pulumi:pulumi:Stack", name=name,
-            message=(f"secure config '{read.key}' could not be decrypted (no passphrase) and the program read "
-                     f"it with Config.{read.getter}, which hands it a stand-in string, so the plan may not be "
-                     f"what would be deployed; set PULUMI_CONFIG_PASSPHRASE or read it with a secret getter "
-                     f"(get_secret, require_secret...)"),
-            source=read.source))
-    return findings

@@ -81,7 +81,7 @@ def result_doc(result: GateResult) -> dict[str, Any]:
         "stack": result.stack,
         "origin": result.origin,
         "unknowns": result.unknowns_mode,
-        "resources": [resource_doc(r, result.secret_values) for r in result.resources],
+        "resources": [resource_doc(r) for r in result.resources],
         "invokes": [{"token": i.token, "placeholder": i.placeholder, "count": i.count} for i in result.invokes],
         "violations": [finding_doc(f) for f in result.violations],
         "indeterminate": [finding_doc(f) for f in result.indeterminate],

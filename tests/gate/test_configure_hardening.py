@@ -34,7 +34,7 @@ def test_program_that_disables_every_policy_over_the_packs_port_still_fails(tmp_
                                                       isolate_network=isolate))
     ports_reached, daemon_pid = marker.read_text().split()
     assert ports_reached == reached
-    assert result.errors == []
+    assert result.errors == ()
     assert [(f.policy, f.name, f.level) for f in result.violations] == [("no-public-flag", "pub", Level.MANDATORY)]
     assert result.exit_code == 1
     assert ("the program left 1 process(es) running after it exited; crossgate stopped them before evaluating "

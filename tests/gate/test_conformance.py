@@ -28,7 +28,7 @@ def pairs(findings):
 def test_mandatory_and_advisory_levels_and_severity():
     result = evaluate(BASIC, [Resource(THING, "pub", {"public": True, **TAGS}),
                               Resource(THING, "noted", {"note": "x", **TAGS})])
-    assert result.errors == []
+    assert result.errors == ()
     by_policy = {f.policy: f for f in result.violations}
     assert pairs(result.violations) == [("advisory-note", "noted"), ("no-public-flag", "pub")]
     assert by_policy["no-public-flag"].level is Level.MANDATORY
@@ -51,14 +51,14 @@ def test_config_disables_a_policy_and_the_policy_is_never_called():
     pack = result.packs[0]
     assert pack.policy("size-limit").enforcement_level is Level.DISABLED
     assert pack.policy("size-limit").default_level is Level.MANDATORY
-    assert result.downgrades == ["basic 1.2.3: size-limit configured mandatory -> disabled"]
+    assert list(result.downgrades) == ["basic 1.2.3: size-limit configured mandatory -> disabled"]
 
 
 def test_config_upgrades_advisory_to_mandatory():
     result = evaluate(BASIC, [Resource(THING, "noted", {"note": "x", **TAGS})],
                       config={"advisory-note": {"enforcementLevel": "mandatory"}})
     assert [(f.policy, f.level) for f in result.violations] == [("advisory-note", Level.MANDATORY)]
-    assert result.downgrades == []
+    assert result.downgrades == ()
     assert result.exit_code == 1
 
 
@@ -66,7 +66,7 @@ def test_downgrading_a_critical_policy_is_refused():
     for config in ({"no-public-flag": "advisory"}, {"all": "disabled"}):
         result = evaluate(BASIC, [Resource(THING, "pub", {"public": True, **TAGS})], config=config)
         assert result.exit_code == 2
-        assert result.errors == ["policy config disables or downgrades critical policy no-public-flag; the "
+        assert list(result.errors) == ["policy config disables or downgrades critical policy no-public-flag; the "
                                  "pack's config must set crossgate.allowCriticalDowngrades to allow it"]
 
 
@@ -94,7 +94,7 @@ def test_schema_default_applies_and_config_overrides_it():
 def test_config_type_error_names_policy_and_property():
     result = evaluate(BASIC, [Resource(THING, "a", TAGS)], config={"size-limit": {"maxSize": "ten"}})
     assert result.exit_code == 2
-    assert result.errors == ["validating policy config: basic 1.2.3: size-limit: property 'maxSize': "
+    assert list(result.errors) == ["validating policy config: basic 1.2.3: size-limit: property 'maxSize': "
                              "'ten' is not of type 'integer'"]
 
 
@@ -107,7 +107,7 @@ def test_config_unknown_policy_is_an_error():
 def test_required_config_property_missing_is_an_error():
     result = evaluate(CONFIGURED, [Resource(THING, "a", {})])
     assert result.exit_code == 2
-    assert result.errors == ["validating policy config: configured 0.3.0: allowed-regions: "
+    assert list(result.errors) == ["validating policy config: configured 0.3.0: allowed-regions: "
                              "required property 'regions' is missing"]
 
 
@@ -153,7 +153,7 @@ def test_remediation_is_reported_and_analyze_sees_the_remediated_properties():
 
 def test_disabled_remediation_changes_nothing():
     result = evaluate(BASIC, [Resource(THING, "bare", {"size": 1})], config={"tag-things": "disabled"})
-    assert result.remediations == []
+    assert result.remediations == ()
     assert pairs(result.violations) == [("requires-tags", "bare")]
 
 

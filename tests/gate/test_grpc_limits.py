@@ -43,7 +43,7 @@ def test_analyze_stack_over_4_mb_each_way_succeeds(monkeypatch, tmp_path, host):
     (pack / "__main__.py").write_text(textwrap.dedent(BIG_PACK))
     resources = [Resource("test:index:Blob", f"b{i:04d}", {"blob": FILLER}) for i in range(RESOURCES)]
     result = evaluate(str(pack), resources, parallel=1)
-    assert result.errors == []
+    assert result.errors == ()
     findings = [f for f in result.findings if f.kind is FindingKind.VIOLATION]
     assert len(findings) == RESOURCES
     assert {(f.policy, f.message) for f in findings} == {("every-blob", "echo " + FILLER)}

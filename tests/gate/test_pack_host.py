@@ -172,7 +172,7 @@ def test_a_policy_never_sees_another_policys_mutation(monkeypatch, tmp_path, hos
     monkeypatch.setattr(process, "DEFAULT_HOST", host)
     pack = write_pack(tmp_path, "isolation", ISOLATION_PACK)
     result = evaluate(str(pack), THINGS)
-    assert result.errors == []
+    assert result.errors == ()
     seen = {(f.policy, f.name): f.message for f in result.findings}
     assert json.loads(seen[("observe", "first")]) == {
         "added": None, "inner": "original", "rule": "a", "last": "c", "slice": ["a", "b"],
@@ -197,13 +197,13 @@ def test_unknown_pulumi_policy_release_falls_back_to_the_stock_servicer_and_says
     python.write_text(f"#!/bin/sh\nPYTHONPATH={shim} exec {sys.executable} \"$@\"\n")
     python.chmod(0o755)
     fallback = evaluate(str(pack), THINGS)
-    assert fallback.warnings == [
+    assert list(fallback.warnings) == [
         "policy pack future: served by pulumi-policy's own servicer (pulumi-policy 9.0.0 is not a release this "
         "host was checked against); the results are the same, evaluation is slower"]
     monkeypatch.setattr(process, "DEFAULT_HOST", "stock")
     stock = evaluate(str(pack), THINGS)
     assert outcome(fallback)["findings"] == outcome(stock)["findings"]
-    assert fallback.errors == [] and fallback.findings
+    assert fallback.errors == () and fallback.findings
 
 
 def test_host_banner_that_is_not_understood_fails_closed(tmp_path, monkeypatch):

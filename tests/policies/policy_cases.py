@@ -388,7 +388,7 @@ def assert_case(gate, case: Case) -> None:
     def role(name: str) -> str:
         return case.target if name == case.id else name.split("/", 1)[1]
 
-    assert gate.errors == []
+    assert gate.errors == ()
     undecided = [f for f in gate.indeterminate if belongs(f.name) or f"(resource '{case.id}" in f.message]
     assert [(f.policy, f.name, f.message) for f in undecided] == []
     findings = [f for f in gate.violations if belongs(f.name)]

@@ -147,7 +147,7 @@ def test_role_that_cannot_be_read_is_indeterminate(name, props, deps, stack_deci
             "permissions": [{"dataActions": ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"]}]}),
         _assignment(name, props, deps),
     ], config={"all": "mandatory"})
-    assert result.errors == [] and result.violations == []
+    assert result.errors == () and result.violations == []
     undecided = sorted(f.policy for f in result.indeterminate if f.name == name)
     assert undecided == sorted([PRIVILEGED, KEYS, ALLOWLIST])
     stack_level = [f for f in result.indeterminate if f.policy == DATA_SCOPE]

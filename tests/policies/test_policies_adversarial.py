@@ -365,7 +365,7 @@ def test_adversarial_case(gate, attack):
     def role(name: str) -> str:
         return case.target if name == case.id else name.split("/", 1)[1]
 
-    assert gate.errors == []
+    assert gate.errors == ()
     undecided = {f.policy for f in gate.indeterminate if belongs(f.name) or f"'{case.id}'" in f.message}
     # A stack policy reports only the first relation it could not read, so in the shared gate an
     # expected indeterminate may be another case's; test_extension_scope_is_indeterminate checks one alone.
@@ -437,7 +437,7 @@ def test_bastion_subnet_is_named_as_azure_native_names_it(logical, props, exempt
     from policy_stack import REPO_PACK
 
     result = evaluate(REPO_PACK, _bastion(logical, props), config={"all": "mandatory"})
-    assert result.errors == [] and [f for f in result.indeterminate if f.policy == HTTP] == []
+    assert result.errors == () and [f for f in result.indeterminate if f.policy == HTTP] == []
     found = [f for f in result.violations if f.policy == HTTP]
     assert [f.name for f in found] == ([] if exempt else ["nsg-bastion"])
     if not exempt:

@@ -71,7 +71,7 @@ def test_every_policy_has_a_failing_case():
 @pytest.mark.parametrize("alone", [True, False], ids=["resource-cases", "stack-cases"])
 def test_evaluation_is_complete(gates, alone):
     gate = gates[alone]
-    assert gate.errors == []
+    assert gate.errors == ()
     assert gate.indeterminate == []
     (pack,) = gate.packs
     assert len(pack.policies) == len(KIND)

@@ -222,7 +222,7 @@ def test_allowance_comes_from_config_and_unknown_sources_are_indeterminate():
         _lone("two-public-hosts", {"sourceAddressPrefixes": ["52.1.2.3", "52.1.2.4"]}),
         _lone("unknown-source", {"sourceAddressPrefixes": ["10.0.0.0/8", UNKNOWN]}),
     ], config={SSH: {"maxPublicSourceAddresses": 1}})
-    assert result.errors == []
+    assert result.errors == ()
     assert [(f.policy, f.name) for f in result.violations] == [(SSH, "two-public-hosts")]
     assert "(2 public IPv4 addresses, more than config maxPublicSourceAddresses allows (1))" in \
         result.violations[0].message

@@ -353,7 +353,7 @@ def _of(gate, name):
 
 
 def test_evaluation_completes(resource_gate):
-    assert resource_gate.errors == []
+    assert resource_gate.errors == ()
 
 
 @pytest.mark.parametrize("case", sorted(FAIL))
@@ -420,7 +420,7 @@ def stack_gate():
 
 
 def test_stack_policies_see_what_a_template_creates(stack_gate):
-    assert stack_gate.errors == []
+    assert stack_gate.errors == ()
     findings = {(f.policy, f.message) for f in _of(stack_gate, "fail-template-account-without-endpoint")}
     assert ("storage-private-endpoint-required", ACCOUNT_ORIGIN + "Storage account 'acct1' has no private endpoint "
             "for 'blob'; add a network:PrivateEndpoint whose privateLinkServiceConnections target it with groupIds "

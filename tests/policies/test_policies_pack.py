@@ -118,7 +118,7 @@ def default_levels():
 
 
 def test_deployment_specific_policies_do_not_fire_by_default(default_levels):
-    assert default_levels.errors == [] and default_levels.indeterminate == []
+    assert default_levels.errors == () and default_levels.indeterminate == []
     (pack,) = default_levels.packs
     disabled = {p.name for p in pack.policies if p.enforcement_level is Level.DISABLED}
     assert disabled == {c.slug for c in controls() if c.deployment_specific}
@@ -151,7 +151,7 @@ def test_unknown_values_from_other_resources_are_resolved_through_dependencies()
         Resource("azure-native:authorization:RoleAssignment", "ra-unknown-type", {**scoped, "principalType": UNKNOWN},
                  property_dependencies={"scope": ["rg"], "principalId": ["id"]}),
     ])
-    assert result.errors == [] and result.violations == []
+    assert result.errors == () and result.violations == []
     indeterminate = sorted((f.policy, f.name, f.level) for f in result.indeterminate)
     assert indeterminate == [
         ("rbac-principal-type-explicit", "ra-unknown-type", Level.ADVISORY),
@@ -192,7 +192,7 @@ def test_a_team_pack_composed_from_ours_keeps_its_own_levels(pack_on_path):
                  {"roleDefinitionId": role_id(OWNER), "principalType": "User", "principalId": "x",
                   "scope": "/subscriptions/1"}),
     ])
-    assert result.errors == []
+    assert result.errors == ()
     (pack,) = result.packs
     assert (pack.name, pack.version) == ("team-data", "0.3.0")
     assert {(p.name, p.enforcement_level) for p in pack.policies} == {

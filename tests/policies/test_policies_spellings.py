@@ -147,7 +147,7 @@ def local_sdk_stack_gate():
 
 
 def test_compliant_baseline_in_local_sdk_spellings_passes(local_sdk_stack_gate):
-    assert local_sdk_stack_gate.errors == []
+    assert local_sdk_stack_gate.errors == ()
     assert [(f.policy, f.name) for f in local_sdk_stack_gate.findings if f.name.startswith("pass-local-sdk")] == []
 
 

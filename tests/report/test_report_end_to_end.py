@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -29,7 +31,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory):
         Resource(THING, "secret", {"password": wire.make_secret(report_data.SECRET), "tags": {}}),
     ])
     # As `crossgate preview` would report it for a project in app/ below the repository root.
-    result.project_dir = str(report_data.make_repo(tmp_path_factory.mktemp("e2e")))
+    result = dataclasses.replace(result, project_dir=str(report_data.make_repo(tmp_path_factory.mktemp("e2e"))))
     assert not result.errors, result.errors
     return result
 

@@ -6,6 +6,8 @@ review the diff like any other change.
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from pathlib import Path
 
@@ -48,5 +50,5 @@ def test_output_is_deterministic(fmt: str, project_dir: Path) -> None:
     """Finding order from a concurrent engine must not change the report."""
     first = report_data.sample_result(project_dir)
     second = report_data.sample_result(project_dir)
-    second.findings.reverse()
+    second = dataclasses.replace(second, findings=second.findings[::-1])
     assert formatter(fmt)(first) == formatter(fmt)(second)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import xml.etree.ElementTree as ET
 
 from crossgate.model import GateResult
@@ -94,7 +96,7 @@ def test_quiet_and_disabled_policies_have_a_case(sample: GateResult) -> None:
 
 def test_repeated_findings_get_distinct_names(sample: GateResult) -> None:
     first = sample.findings[1]
-    sample.findings.append(type(first)(**{**first.__dict__, "message": "second"}))
+    sample = dataclasses.replace(sample, findings=(*sample.findings, dataclasses.replace(first, message="second")))
     root = parse(sample)
     names = [c.get("name") for c in root.iter("testcase")]
     assert len(names) == len(set(names))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from crossgate.model import GateResult
 from crossgate.report import formatter
 from crossgate.report.markdown import code, text
@@ -53,12 +55,12 @@ def test_nothing_checked(empty: GateResult) -> None:
 
 
 def test_pass(sample: GateResult) -> None:
-    sample.findings = [f for f in sample.findings if not f.blocks]
+    sample = dataclasses.replace(sample, findings=[f for f in sample.findings if not f.blocks])
     assert markdown_format(sample).startswith("## crossgate: PASS \u2014 no blocking findings\n")
 
 
 def test_singular(sample: GateResult) -> None:
-    sample.findings = [f for f in sample.findings if not f.blocks or f.policy == "stack-limit"]
+    sample = dataclasses.replace(sample, findings=[f for f in sample.findings if not f.blocks or f.policy == "stack-limit"])
     assert markdown_format(sample).startswith("## crossgate: FAIL \u2014 1 blocking finding\n")
 
 
@@ -72,7 +74,7 @@ def test_long_tables_are_capped(sample: GateResult) -> None:
     from crossgate.report.markdown import MAX_ROWS
 
     advisory = next(f for f in sample.findings if f.policy == "bucket-owner-tag")
-    sample.findings += [type(advisory)(**{**advisory.__dict__, "urn": f"{advisory.urn}-{i}"})
-                        for i in range(MAX_ROWS + 5)]
+    sample = dataclasses.replace(sample, findings=[*sample.findings, *(
+        dataclasses.replace(advisory, urn=f"{advisory.urn}-{i}") for i in range(MAX_ROWS + 5))])
     md = markdown_format(sample)
     assert "... and 8 more violations (see the SARIF or JSON report)." in md

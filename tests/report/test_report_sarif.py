@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from pathlib import Path
 
@@ -48,7 +50,8 @@ def test_valid_against_the_schema(name: str, request: pytest.FixtureRequest) -> 
 
 def test_one_run_per_pack_with_unique_category(sample: GateResult) -> None:
     other = report_data.pack()
-    sample.packs.append(type(other)(name="other-pack", version="0.1.0", path="", policies=other.policies[:1]))
+    sample = dataclasses.replace(sample, packs=[
+        *sample.packs, type(other)(name="other-pack", version="0.1.0", path="", policies=other.policies[:1])])
     doc = sarif(sample)
     assert [r["tool"]["extensions"][0]["name"] for r in doc["runs"]] == [PACK, "other-pack"]
     assert [r["automationDetails"]["id"] for r in doc["runs"]] == ["crossgate/demo-pack/dev/",
@@ -101,7 +104,7 @@ def test_unspecified_severity_has_no_score(sample: GateResult) -> None:
     pack = sample.packs[0]
     policies = tuple(type(p)(**{**p.__dict__, "severity": Severity.UNSPECIFIED}) if p.name == "quiet-policy"
                      else p for p in pack.policies)
-    sample.packs[0] = type(pack)(name=pack.name, version=pack.version, path=pack.path, policies=policies)
+    sample = dataclasses.replace(sample, packs=[dataclasses.replace(pack, policies=policies), *sample.packs[1:]])
     rules = {r["id"]: r for r in sarif(sample)["runs"][0]["tool"]["driver"]["rules"]}
     assert "security-severity" not in rules["quiet-policy"]["properties"]
 
@@ -170,8 +173,8 @@ def test_indeterminate_is_prefixed_and_blocks(sample: GateResult) -> None:
 def test_advisory_indeterminate_is_a_warning(sample: GateResult) -> None:
     from crossgate.model import Level
 
-    sample.findings = [f if f.policy != "reads-unknown" else type(f)(**{**f.__dict__, "level": Level.ADVISORY})
-                       for f in sample.findings]
+    sample = dataclasses.replace(sample, findings=[
+        f if f.policy != "reads-unknown" else dataclasses.replace(f, level=Level.ADVISORY) for f in sample.findings])
     assert one(sarif(sample), DATA, "reads-unknown")["level"] == "warning"
 
 
@@ -201,7 +204,7 @@ def test_fingerprint_ignores_message_and_line(project_dir: Path) -> None:
 def test_fingerprints_are_unique_within_a_run(sample: GateResult) -> None:
     # A second finding of one policy on one resource must not merge with the first.
     first = sample.findings[1]
-    sample.findings.append(type(first)(**{**first.__dict__, "message": "and also this"}))
+    sample = dataclasses.replace(sample, findings=(*sample.findings, dataclasses.replace(first, message="and also this")))
     results = sarif(sample)["runs"][0]["results"]
     prints = [r["partialFingerprints"]["crossgate/v1"] for r in results]
     assert len(prints) == len(set(prints)) == 7
@@ -248,7 +251,8 @@ def test_no_pack_is_one_empty_run_with_a_note(empty: GateResult) -> None:
 
 
 def test_findings_of_an_unlisted_policy_still_resolve(sample: GateResult) -> None:
-    sample.findings.append(type(sample.findings[0])(**{**sample.findings[0].__dict__, "policy": "surprise"}))
+    sample = dataclasses.replace(sample, findings=(*sample.findings, dataclasses.replace(sample.findings[0],
+                                                                                       policy="surprise")))
     doc = sarif(sample)
     rules = doc["runs"][0]["tool"]["driver"]["rules"]
     result = one(doc, LOGS, "surprise")
@@ -259,8 +263,8 @@ def test_findings_of_an_unlisted_policy_still_resolve(sample: GateResult) -> Non
 def test_file_outside_the_repository_gets_an_absolute_uri(sample: GateResult, project_dir: Path) -> None:
     from crossgate.model import SourceLocation
 
-    sample.findings[1] = type(sample.findings[1])(**{**sample.findings[1].__dict__,
-                                                     "source": SourceLocation("../../elsewhere.py", 3)})
+    moved = dataclasses.replace(sample.findings[1], source=SourceLocation("../../elsewhere.py", 3))
+    sample = dataclasses.replace(sample, findings=(sample.findings[0], moved, *sample.findings[2:]))
     doc = sarif(sample)
     artifact = one(doc, LOGS, "bucket-https-only")["locations"][0]["physicalLocation"]["artifactLocation"]
     assert artifact == {"uri": (project_dir.parent.parent / "elsewhere.py").as_uri()}

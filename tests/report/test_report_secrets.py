@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from google.protobuf import struct_pb2
 
@@ -16,8 +18,9 @@ from report_data import SECRET, TYPE, urn
 def test_secret_input_appears_in_no_report(fmt: str, sample: GateResult) -> None:
     props = struct_pb2.Struct()
     props.update({"adminPassword": wire.make_secret(SECRET), "nested": {"token": wire.make_secret(SECRET)}})
-    sample.resources.append(PlannedResource(urn=urn(TYPE, "vault"), type=TYPE, name="vault", custom=True,
-                                            properties=props, source=SourceLocation("__main__.py", 50)))
+    sample = dataclasses.replace(sample, resources=(*sample.resources, PlannedResource(
+        urn=urn(TYPE, "vault"), type=TYPE, name="vault", custom=True, properties=props,
+        source=SourceLocation("__main__.py", 50))))
     assert SECRET in str(sample.resources[-1].inputs)  # the value is really there to leak
     assert SECRET not in formatter(fmt)(sample)
 
@@ -110,7 +113,7 @@ def test_a_marker_is_never_scrubbed_again():
 
 
 def test_errors_and_their_details_are_scrubbed_of_every_resources_secrets():
-    from crossgate.collector import Collector
+    from crossgate.collector import Collector, Subject
     from crossgate.errors import PackError
 
     props = struct_pb2.Struct()
@@ -120,6 +123,6 @@ def test_errors_and_their_details_are_scrubbed_of_every_resources_secrets():
                                            properties=props, has_secrets=True))
     collector.error(PackError("policy pack p: Analyze failed: bad retention 4242.0 for k3y-value",
                               detail="Traceback ... days=4242"))
-    result = collector.build(GateResult(project="demo", stack="dev", project_dir="."))
-    assert result.errors == ["policy pack p: Analyze failed: bad retention [secret] for [secret]"]
-    assert result.error_details == ["Traceback ... days=[secret]"]
+    result = collector.build(Subject(project="demo", stack="dev", project_dir="."))
+    assert list(result.errors) == ["policy pack p: Analyze failed: bad retention [secret] for [secret]"]
+    assert list(result.error_details) == ["Traceback ... days=[secret]"]

@@ -104,7 +104,8 @@ def test_no_pack_given_still_says_so(empty) -> None:
 
 
 def test_control_characters_from_a_pack_never_reach_the_terminal(sample) -> None:
-    sample.findings[0] = dataclasses.replace(sample.findings[0], message="no owner tag \x1b[2J\x1b[31mred\rover")
+    loud = dataclasses.replace(sample.findings[0], message="no owner tag \x1b[2J\x1b[31mred\rover")
+    sample = dataclasses.replace(sample, findings=(loud, *sample.findings[1:]))
     text = format_result(sample, Style(color=True, width=100))
     assert "      no owner tag [2J[31mredover\n" in text
 
@@ -133,7 +134,7 @@ def test_warnings_appear_in_every_format(sample) -> None:
 
 
 def test_warnings_reach_junit_when_no_pack_ran(empty) -> None:
-    empty.warnings.append("secure config pw could not be decrypted")
+    empty = dataclasses.replace(empty, warnings=("secure config pw could not be decrypted",))
     junit = ET.fromstring(formatter("junit")(empty).encode("utf-8"))
     assert junit.find("testsuite/system-out").text == "warning: secure config pw could not be decrypted"
 
@@ -166,10 +167,10 @@ def test_colour_only_when_asked(sample) -> None:
 
 
 def test_findings_wrap_to_the_terminal_width(sample) -> None:
-    sample.findings.append(Finding(
+    sample = dataclasses.replace(sample, findings=(*sample.findings, Finding(
         kind=FindingKind.VIOLATION, pack=report_data.PACK, policy="bucket-owner-tag", level=Level.ADVISORY,
         severity=Severity.LOW, urn=report_data.DATA, type=report_data.TYPE, name="data",
-        message="word " * 40, source=SourceLocation("storage/buckets.py", 30)))
+        message="word " * 40, source=SourceLocation("storage/buckets.py", 30))))
     plain = format_result(sample)
     assert max(len(line) for line in plain.splitlines()) > 200  # off a terminal, nothing is wrapped
     narrow = format_result(sample, Style(width=50))
@@ -299,7 +300,7 @@ def test_errors_on_stderr_carry_no_control_characters(errored, capsys) -> None:
 
 
 def test_findings_of_a_pack_that_failed_later_are_attributed_to_it(errored) -> None:
-    errored.packs.clear()  # the pack reported one finding, then failed
+    errored = dataclasses.replace(errored, packs=())  # the pack reported one finding, then failed
     text = format_result(errored)
     assert "Note:" not in text
     assert section(text, "Policies:") == [
