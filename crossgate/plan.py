@@ -41,7 +41,7 @@ from . import urn as urns
 from .errors import GateError, InputError, read_json
 from .model import GateResult, InvokeAnswer, PlainRead, PlannedResource
 
-PLAN_SCHEMA_VERSION = "1.0"
+PLAN_SCHEMA_VERSION = "2.0"
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "plan.schema.json"
 #: Larger than the plan of a 10,000-resource program (about 25 MB), small enough to refuse garbage.
 MAX_PLAN_BYTES = 256 * 1024 * 1024

@@ -293,8 +293,8 @@ MALFORMED = [
      "program: 'ok' must be true exactly when 'errors' is empty"),
     ("an-unknown-top-level-field", _set(["policies"], []),
      "the document: Additional properties are not allowed ('policies' was unexpected)"),
-    ("a-newer-schema-version", _set(["schemaVersion"], "2.0"),
-     "plan schemaVersion '2.0' is not supported (this crossgate reads 1.0)"),
+    ("a-newer-schema-version", _set(["schemaVersion"], "3.0"),
+     "plan schemaVersion '3.0' is not supported (this crossgate reads 2.0)"),
     ("an-invoke-count-of-zero", lambda doc: doc["invokes"].append({"token": "a:b:c", "placeholder": False, "count": 0}),
      "invokes/0/count: 0 is less than the minimum of 1"),
 ]
