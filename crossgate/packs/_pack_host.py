@@ -352,7 +352,7 @@ def _fast_servicer(sdk):
             prov = r.provider
             props = _Source(prov.properties, sdk)
             return (_Source(r.properties, sdk), options,
-                    lambda: sdk.PolicyProviderResource(prov.type, props.view(), prov.urn, prov.name))
+                    lambda: sdk.PolicyProviderResource(prov.type, props.lazy_view(), prov.urn, prov.name))
 
         def AnalyzeStack(self, request, _context):
             self._configure_runtime_settings()
