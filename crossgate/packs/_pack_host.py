@@ -66,6 +66,11 @@ class _Source:
         sdk = self._sdk
         return sdk.deserialize_properties(sdk.json_format.MessageToDict(self._struct))
 
+    def lazy_view(self):
+        """:meth:`view`, made when the policy first reads it: most policies of a request look at the
+        type and return, so each building its own copy up front dominated ``Analyze``."""
+        return _PROXIES["lazy"](self)
+
     def view(self):
         plain = self._plain
         if plain is self._UNREAD:
@@ -145,6 +150,44 @@ class _LazyList(list):
         return value
 
 
+def _lazy_proxy(dict_proxy):
+    """A pulumi-policy ``_DictProxy`` whose target is :meth:`_Source.view`, made on first use."""
+    target_attrs = ("_DictProxy__target", "_DictProxy__props_acc")
+
+    class LazyDictProxy(dict_proxy):
+        def __init__(self, source) -> None:  # noqa: D107 - the proxy's own state comes on first use
+            self.__dict__["_crossgate_source"] = source
+
+        def __getattr__(self, name):
+            if name not in target_attrs or "_crossgate_source" not in self.__dict__:
+                raise AttributeError(name)
+            made = self.__dict__.pop("_crossgate_source").view()
+            self.__dict__.update({attr: made.__dict__[attr] for attr in target_attrs})
+            return self.__dict__[name]
+
+    LazyDictProxy.__name__ = LazyDictProxy.__qualname__ = dict_proxy.__name__
+    LazyDictProxy.__module__ = dict_proxy.__module__
+    return LazyDictProxy
+
+
+_HEAP_SETTLED = []
+
+
+def _settle_heap() -> None:
+    """Once the pack is loaded and configured: keep what is loaded out of garbage collection and
+    collect the young generation rarely. Requests allocate many short-lived containers, and with the
+    default thresholds full collections over the loaded pack, pulumi and protobuf dominated large
+    ``AnalyzeStack`` calls."""
+    import gc
+
+    if _HEAP_SETTLED:
+        return
+    _HEAP_SETTLED.append(True)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 20, 100)
+
+
 def _no_provider():
     return None
 
@@ -220,12 +263,27 @@ def _fast_servicer(sdk):
             return getattr(self, private + "policy_pack_name"), getattr(self, private + "policy_pack_version")
 
         def _active(self, kind):
-            """(policy, level to report) for each enabled policy of ``kind``, in the pack's order."""
+            """(policy, level to report) for each enabled policy of ``kind``, in the pack's order.
+
+            Levels change only through ``Configure``, which empties the cache."""
+            cache = self.__dict__.setdefault("_crossgate_active", {})
+            active = cache.get(kind)
+            if active is None:
+                active = cache[kind] = tuple(self._resolve_active(kind))
+            return active
+
+        def _resolve_active(self, kind):
             for policy in getattr(self, private + "policies"):
                 resolved = self._get_enforcement_level(policy)
                 if resolved == level.DISABLED or not isinstance(policy, kind):
                     continue
                 yield policy, (level.MANDATORY if resolved == level.REMEDIATE else resolved)
+
+        def Configure(self, request, context):
+            self.__dict__.pop("_crossgate_active", None)
+            response = super().Configure(request, context)
+            _settle_heap()
+            return response
 
         def _validate(self, policy, args, report, response) -> None:
             try:
@@ -259,7 +317,7 @@ def _fast_servicer(sdk):
                 report = self._create_report_violation(response, policy.name, policy.description, reported,
                                                        policy.severity)
                 source, options, provider = shared = shared or self._shared(request)
-                args = sdk.ResourceValidationArgs(request.type, source.view(), request.urn, request.name, options(),
+                args = sdk.ResourceValidationArgs(request.type, source.lazy_view(), request.urn, request.name, options(),
                                                   provider(), self._get_policy_config(policy.name), tags)
                 self._validate(policy, args, report, response)
             return response
@@ -294,7 +352,7 @@ def _fast_servicer(sdk):
             prov = r.provider
             props = _Source(prov.properties, sdk)
             return (_Source(r.properties, sdk), options,
-                    lambda: sdk.PolicyProviderResource(prov.type, props.view(), prov.urn, prov.name))
+                    lambda: sdk.PolicyProviderResource(prov.type, props.lazy_view(), prov.urn, prov.name))
 
         def AnalyzeStack(self, request, _context):
             self._configure_runtime_settings()
@@ -339,8 +397,12 @@ def install():
             missing.append(f"{cls.__name__}(stack_tags)")
     if missing:
         return "stock", f"pulumi-policy {VERSION} lacks {', '.join(missing)}"
-    _PROXIES.update({"dict": proxy._DictProxy, "list": proxy._ListProxy})
+    _PROXIES.update({"dict": proxy._DictProxy, "list": proxy._ListProxy, "lazy": _lazy_proxy(proxy._DictProxy)})
     sdk._GRPC_CHANNEL_OPTIONS = list(GRPC_OPTIONS)
+    # The servicer re-reads the SDK's Settings signature on every request to configure the runtime
+    # the same way each time; the signature of a class doesn't change.
+    if getattr(sdk, "signature", None) is signature:
+        sdk.signature = functools.lru_cache(maxsize=16)(signature)
     sdk._PolicyAnalyzerServicer = _fast_servicer(sdk)
     return "fast", f"pulumi-policy {VERSION}"
 

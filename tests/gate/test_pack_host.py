@@ -218,3 +218,39 @@ def test_host_banner_that_is_not_understood_fails_closed(tmp_path, monkeypatch):
         finally:
             proc.stop()
     assert str(err.value) == "policy pack basic: crossgate's pack host said b'crossgate-pack-host turbo'"
+
+
+@pytest.mark.parametrize("host", ["stock", "crossgate"])
+def test_a_later_configure_changes_what_the_next_analyze_runs(host):
+    """The host resolves the enabled policies once per Configure: a second Configure that disables a
+    policy (or makes it advisory) is what the next Analyze answers, as in pulumi-policy."""
+    from crossgate.engine import _analyze_request
+    from crossgate.model import Level
+    from crossgate.packs import config as pack_config
+    from crossgate.testing import plan
+
+    manifest = read_manifest(REPO / "policies")
+    proc = PackProcess(manifest, StackIdentity("p", "s"), call_timeout=60, host=host)
+    proc.start(time.monotonic() + 60)
+    try:
+        proc.configure_stack()
+        reconciled = pack_config.reconcile(proc.analyzer_info(), [], manifest.path.name)
+        resource = plan([Resource("azure-native:storage:StorageAccount", "data", {
+            "kind": "StorageV2", "sku": {"name": "Standard_LRS"}, "publicNetworkAccess": "Enabled"})])[1]
+        request = _analyze_request(resource, resource.properties)
+
+        def levels_seen() -> dict[str, int]:
+            return {d.policyName: d.enforcementLevel for d in proc.call("Analyze", request).diagnostics
+                    if d.policyName == "storage-disable-public-network-access"}
+
+        proc.call("Configure", pack_config.configure_request(reconciled.policies))
+        assert levels_seen() == {"storage-disable-public-network-access": pack_config.level_to_proto(Level.MANDATORY)}
+        levels = {name: cfg.level for name, cfg in reconciled.policies.items()}
+        proc.call("Configure", pack_config.configure_request(
+            reconciled.policies, {**levels, "storage-disable-public-network-access": Level.ADVISORY}))
+        assert levels_seen() == {"storage-disable-public-network-access": pack_config.level_to_proto(Level.ADVISORY)}
+        proc.call("Configure", pack_config.configure_request(
+            reconciled.policies, {**levels, "storage-disable-public-network-access": Level.DISABLED}))
+        assert levels_seen() == {}
+    finally:
+        proc.stop()
