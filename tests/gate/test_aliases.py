@@ -131,19 +131,20 @@ def _things_expected(base: list[str]) -> list[tuple[str, str]]:
     return _expected(("base", base), ("child", []))
 
 
-def test_a_stack_export_s_recorded_alias_reaches_packs(tmp_path):
-    def aliased(doc):
-        next(r for r in doc["deployment"]["resources"] if r["urn"] == BASE_URN)["aliases"] = [OLD_URN]
-    proc = run_crossgate("check", "--stack-export", _variant(tmp_path, EXPORT, aliased),
-                         "--policy-pack", ALIASES, "--format", "json")
-    assert proc.returncode == 0, proc.stderr
-    assert _seen(_json(proc)) == _things_expected([OLD_URN])
+def _export_aliased(doc):
+    next(r for r in doc["deployment"]["resources"] if r["urn"] == BASE_URN)["aliases"] = [OLD_URN]
 
 
-def test_a_preview_json_step_s_matched_alias_reaches_packs(tmp_path):
-    def aliased(doc):
-        next(s for s in doc["steps"] if s["urn"] == BASE_URN)["newState"]["aliases"] = [OLD_URN]
-    proc = run_crossgate("check", "--preview-json", _variant(tmp_path, PREVIEW, aliased),
+def _preview_aliased(doc):
+    next(s for s in doc["steps"] if s["urn"] == BASE_URN)["newState"]["aliases"] = [OLD_URN]
+
+
+@pytest.mark.parametrize(("flag", "source", "aliased"), [
+    ("--stack-export", EXPORT, _export_aliased),
+    ("--preview-json", PREVIEW, _preview_aliased),
+], ids=["a-stack-export-s-recorded-alias", "a-preview-json-step-s-matched-alias"])
+def test_an_alias_the_state_records_reaches_packs(tmp_path, flag, source, aliased):
+    proc = run_crossgate("check", flag, _variant(tmp_path, source, aliased),
                          "--policy-pack", ALIASES, "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert _seen(_json(proc)) == _things_expected([OLD_URN])
