@@ -58,16 +58,18 @@ def _load_helpers() -> Any:
         import _host_hooks
         import _host_leftovers
         import _host_monitor
+        import _host_outputs
         import _host_shapes
         import _host_transforms
     finally:
         while here in sys.path:
             sys.path.remove(here)
-    return _host_aliases, _host_hooks, _host_leftovers, _host_monitor, _host_shapes, _host_transforms
+    return _host_aliases, _host_hooks, _host_leftovers, _host_monitor, _host_outputs, _host_shapes, _host_transforms
 
 
 def main() -> int:
-    aliases, hooks, leftovers, monitors, shapes, transforms = _load_helpers()
+    aliases, hooks, leftovers, monitors, outputs, shapes, transforms = _load_helpers()
+    outputs.install()  # on an SDK release it wasn't checked against, the SDK's own path runs
     frames = hooks.ProjectFrames(os.path.realpath(OPTIONS["root"]))
     skipped, dynamic = install_hooks(hooks, frames, monitors.OfflineError)
     registrations = Registrations(frames, aliases.check)
