@@ -1,0 +1,60 @@
+"""The host's faster paths through pulumi SDK internals (issue 14) answer as the SDK does, and stay
+out of the way on an SDK release they weren't checked against.
+
+Each case runs in a fresh interpreter: installing them patches the SDK process-wide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from helpers import REPO
+
+PROLOGUE = textwrap.dedent('''
+    import json, sys, typing
+    sys.path.insert(0, sys.argv[1])
+    import _host_outputs, _host_types
+    import pulumi
+    from pulumi import _types, _version, output
+    from pulumi.runtime import rpc
+''')
+
+
+def run(body: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    proc = subprocess.run([sys.executable, "-c", PROLOGUE + textwrap.dedent(body), str(REPO / "crossgate" / "program")],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_type_unwrapping_is_the_sdks_and_is_worked_out_once_per_type():
+    out = run('''
+        from pulumi_azure_native.storage import _inputs
+        stock = _types.unwrap_type
+        calls = []
+        _types.unwrap_type = lambda t: calls.append(t) or stock(t)
+        assert _host_types.install(_host_outputs.KNOWN_RELEASES) is None
+        samples = [pulumi.Input[str], typing.Optional[pulumi.Input[str]], pulumi.Output[int],
+                   pulumi.Input[_inputs.SkuArgs], typing.Optional[pulumi.Input[typing.Sequence[pulumi.Input[str]]]],
+                   typing.Mapping[str, pulumi.Input[str]], str, typing.Optional[int]]
+        same = [_types.unwrap_type(t) == stock(t) for t in samples for _ in range(3)]
+        print(json.dumps({"same": all(same), "underlying": len(calls), "distinct": len(samples)}))
+    ''')
+    assert out == {"same": True, "underlying": 8, "distinct": 8}
+
+
+def test_an_sdk_release_not_checked_leaves_the_sdks_own_paths_in_place():
+    out = run('''
+        _version.version = _version.version.replace(minor=_version.version.minor + 1)
+        before = (rpc.transfer_properties, output.Output.__getattr__, output.Output._untrack, _types.unwrap_type)
+        reasons = [_host_outputs.install(), _host_types.install(_host_outputs.KNOWN_RELEASES)]
+        after = (rpc.transfer_properties, output.Output.__getattr__, output.Output._untrack, _types.unwrap_type)
+        print(json.dumps({"reasons": reasons, "untouched": all(a is b for a, b in zip(before, after))}))
+    ''')
+    assert out["untouched"] is True
+    assert all("is not a release the host's" in r for r in out["reasons"])
