@@ -17,7 +17,7 @@ from helpers import REPO
 PROLOGUE = textwrap.dedent('''
     import json, sys, typing
     sys.path.insert(0, sys.argv[1])
-    import _host_outputs, _host_types
+    import _host_outputs, _host_shortcuts
     import pulumi
     from pulumi import _types, _version, output
     from pulumi.runtime import rpc
@@ -38,7 +38,7 @@ def test_type_unwrapping_is_the_sdks_and_is_worked_out_once_per_type():
         stock = _types.unwrap_type
         calls = []
         _types.unwrap_type = lambda t: calls.append(t) or stock(t)
-        assert _host_types.install(_host_outputs.KNOWN_RELEASES) is None
+        assert _host_shortcuts.install(_host_outputs.KNOWN_RELEASES) is None
         samples = [pulumi.Input[str], typing.Optional[pulumi.Input[str]], pulumi.Output[int],
                    pulumi.Input[_inputs.SkuArgs], typing.Optional[pulumi.Input[typing.Sequence[pulumi.Input[str]]]],
                    typing.Mapping[str, pulumi.Input[str]], str, typing.Optional[int]]
@@ -52,9 +52,41 @@ def test_an_sdk_release_not_checked_leaves_the_sdks_own_paths_in_place():
     out = run('''
         _version.version = _version.version.replace(minor=_version.version.minor + 1)
         before = (rpc.transfer_properties, output.Output.__getattr__, output.Output._untrack, _types.unwrap_type)
-        reasons = [_host_outputs.install(), _host_types.install(_host_outputs.KNOWN_RELEASES)]
+        reasons = [_host_outputs.install(), _host_shortcuts.install(_host_outputs.KNOWN_RELEASES)]
         after = (rpc.transfer_properties, output.Output.__getattr__, output.Output._untrack, _types.unwrap_type)
         print(json.dumps({"reasons": reasons, "untouched": all(a is b for a, b in zip(before, after))}))
     ''')
     assert out["untouched"] is True
     assert all("is not a release the host's" in r for r in out["reasons"])
+
+
+def test_a_urn_of_plain_strings_is_the_one_the_sdk_builds():
+    out = run('''
+        import asyncio
+        from pulumi.runtime import resource, mocks
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        class NoMocks(mocks.Mocks):
+            new_resource = call = None
+        pulumi.runtime.set_mocks(NoMocks(), project="proj", stack="dev", preview=True)
+        stock = resource.create_urn
+        assert _host_shortcuts.install(_host_outputs.KNOWN_RELEASES) is None
+        parent = "urn:pulumi:dev::proj::my:comp:Thing::parent"
+
+        async def seen(urn):
+            data = await urn._data
+            return [data.value, data.is_known, data.is_secret, sorted(map(str, data.resources))]
+
+        async def main():
+            cases = [("sa", "azure-native:storage:StorageAccount", None), ("sa", "a:b:C", parent),
+                     ("sa", "a:b:C", ""), (pulumi.Output.from_input("sa"), "a:b:C", parent)]
+            return [[await seen(stock(*c)), await seen(resource.create_urn(*c))] for c in cases]
+
+        print(json.dumps({"pairs": loop.run_until_complete(main())}))
+    ''')
+    pairs = out["pairs"]
+    assert all(mine == stock for stock, mine in pairs)
+    assert [mine[0] for _, mine in pairs] == [
+        "urn:pulumi:dev::proj::azure-native:storage:StorageAccount::sa",
+        "urn:pulumi:dev::proj::my:comp:Thing$a:b:C::sa", "$a:b:C::sa", "urn:pulumi:dev::proj::my:comp:Thing$a:b:C::sa"]
+    assert pairs[0][1][1:] == [True, False, []]
