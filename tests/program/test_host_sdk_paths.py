@@ -90,3 +90,40 @@ def test_a_urn_of_plain_strings_is_the_one_the_sdk_builds():
         "urn:pulumi:dev::proj::azure-native:storage:StorageAccount::sa",
         "urn:pulumi:dev::proj::my:comp:Thing$a:b:C::sa", "$a:b:C::sa", "urn:pulumi:dev::proj::my:comp:Thing$a:b:C::sa"]
     assert pairs[0][1][1:] == [True, False, []]
+
+
+def test_plain_input_values_serialise_as_the_sdk_serialises_them():
+    out = run('''
+        import asyncio, enum
+        from pulumi_azure_native import storage
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        stock = rpc.serialize_property
+        assert _host_shortcuts.install(_host_outputs.KNOWN_RELEASES) is None
+
+        class Colour(str, enum.Enum):
+            RED = "red"
+
+        values = ["a", "", True, False, 0, 7, 2.5, None, Colour.RED, ["a", 1], {"k": "v"}]
+        types = [None, pulumi.Input[str], typing.Optional[pulumi.Input[storage.Kind]], typing.Any]
+
+        async def both(value, typ):
+            results = []
+            for serialize in (stock, rpc.serialize_property):
+                deps = []
+                try:
+                    got = await serialize(value, deps, "prop", None, None, typ)
+                    results.append([repr(got), type(got).__name__, deps])
+                except Exception as exc:
+                    results.append(["raised", type(exc).__name__])
+            return results
+
+        async def main():
+            return [await both(v, t) for v in values for t in types]
+
+        print(json.dumps({"pairs": loop.run_until_complete(main())}))
+    ''')
+    pairs = out["pairs"]
+    assert len(pairs) == 44
+    assert all(mine == stock for stock, mine in pairs)
+    assert pairs[0][1] == ["'a'", "str", []]
