@@ -71,7 +71,8 @@ def _load_helpers() -> Any:
 
 def main() -> int:
     aliases, hooks, leftovers, monitors, outputs, shapes, shortcuts, transforms = _load_helpers()
-    # Faster paths through SDK internals; on a release they weren't checked against, the SDK's own run.
+    # Faster paths through SDK internals (issue 14); on a release they weren't checked against, the SDK's
+    # own paths run unchanged.
     outputs.install()
     shortcuts.install(outputs.KNOWN_RELEASES)
     frames = hooks.ProjectFrames(os.path.realpath(OPTIONS["root"]))
