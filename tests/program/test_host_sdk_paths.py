@@ -38,7 +38,8 @@ def test_type_unwrapping_is_the_sdks_and_is_worked_out_once_per_type():
         stock = _types.unwrap_type
         calls = []
         _types.unwrap_type = lambda t: calls.append(t) or stock(t)
-        assert _host_shortcuts.install(_host_outputs.KNOWN_RELEASES) is None
+        reason = _host_shortcuts.install(_host_outputs.KNOWN_RELEASES)
+        assert reason is None, reason + ': check the shortcuts against it, then add it to KNOWN_RELEASES'
         samples = [pulumi.Input[str], typing.Optional[pulumi.Input[str]], pulumi.Output[int],
                    pulumi.Input[_inputs.SkuArgs], typing.Optional[pulumi.Input[typing.Sequence[pulumi.Input[str]]]],
                    typing.Mapping[str, pulumi.Input[str]], str, typing.Optional[int]]
@@ -70,7 +71,8 @@ def test_a_urn_of_plain_strings_is_the_one_the_sdk_builds():
             new_resource = call = None
         pulumi.runtime.set_mocks(NoMocks(), project="proj", stack="dev", preview=True)
         stock = resource.create_urn
-        assert _host_shortcuts.install(_host_outputs.KNOWN_RELEASES) is None
+        reason = _host_shortcuts.install(_host_outputs.KNOWN_RELEASES)
+        assert reason is None, reason + ': check the shortcuts against it, then add it to KNOWN_RELEASES'
         parent = "urn:pulumi:dev::proj::my:comp:Thing::parent"
 
         async def seen(urn):
@@ -99,7 +101,8 @@ def test_plain_input_values_serialise_as_the_sdk_serialises_them():
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         stock = rpc.serialize_property
-        assert _host_shortcuts.install(_host_outputs.KNOWN_RELEASES) is None
+        reason = _host_shortcuts.install(_host_outputs.KNOWN_RELEASES)
+        assert reason is None, reason + ': check the shortcuts against it, then add it to KNOWN_RELEASES'
 
         class Colour(str, enum.Enum):
             RED = "red"

@@ -24,7 +24,8 @@ SCRIPT = textwrap.dedent('''
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if lazy:
-        assert _host_outputs.install() is None
+        reason = _host_outputs.install()
+        assert reason is None, reason + ': check _host_outputs against it, then add it to KNOWN_RELEASES'
     import pulumi
     from pulumi.runtime import mocks, settings
     from pulumi.runtime.stack import wait_for_rpcs
