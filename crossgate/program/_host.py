@@ -59,16 +59,23 @@ def _load_helpers() -> Any:
         import _host_hooks
         import _host_leftovers
         import _host_monitor
+        import _host_outputs
         import _host_shapes
+        import _host_shortcuts
         import _host_transforms
     finally:
         while here in sys.path:
             sys.path.remove(here)
-    return _host_aliases, _host_hooks, _host_leftovers, _host_monitor, _host_shapes, _host_transforms
+    return (_host_aliases, _host_hooks, _host_leftovers, _host_monitor, _host_outputs, _host_shapes,
+            _host_shortcuts, _host_transforms)
 
 
 def main() -> int:
-    aliases, hooks, leftovers, monitors, shapes, transforms = _load_helpers()
+    aliases, hooks, leftovers, monitors, outputs, shapes, shortcuts, transforms = _load_helpers()
+    # Faster paths through SDK internals (issue 14); on a release they weren't checked against, the SDK's
+    # own paths run unchanged.
+    outputs.install()
+    shortcuts.install(outputs.KNOWN_RELEASES)
     frames = hooks.ProjectFrames(os.path.realpath(OPTIONS["root"]))
     skipped, dynamic = install_hooks(hooks, frames, monitors.OfflineError)
     registrations = Registrations(frames, aliases.check)

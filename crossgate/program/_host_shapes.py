@@ -27,6 +27,8 @@ SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 _SEQUENCES = (list, typing.List, typing.Sequence, collections.abc.Sequence)  # noqa: UP006
 _MAPPINGS = (dict, typing.Dict, typing.Mapping, collections.abc.Mapping)  # noqa: UP006
+#: How the generic rule treats a declared type (see ``OutputShaper._describe``).
+_LEAF, _SEQUENCE, _MAPPING, _OUTPUT_TYPE = "leaf", "sequence", "mapping", "output type"
 SHAPES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output_shapes.json")
 
 
@@ -49,6 +51,7 @@ class OutputShaper:
         self._conversions = conversions
         self._resource_types: dict[type, dict[str, Any]] = {}
         self._output_types: dict[type, dict[str, Any]] = {}
+        self._described: dict[Any, tuple[str, Any]] = {}
 
     def outputs(self, cls: type | None, type_token: str, inputs: struct_pb2.Struct) -> struct_pb2.Struct:
         """The inputs reshaped as the resource's outputs; ``inputs`` itself when nothing changes."""
@@ -86,9 +89,11 @@ class OutputShaper:
     def _shape(self, value: struct_pb2.Value, typ: Any, name: str,
                conversions: dict[str, str]) -> struct_pb2.Value | None:
         """None when ``value`` fits ``typ``; a converted value; or raise :class:`_Mismatch`."""
-        typ = _plain_type(typ)
+        category, detail = self._describe(typ)
+        if category is _LEAF:
+            return None  # primitives, enums, unions and untyped values: the SDK takes them as they are
         kind = value.WhichOneof("kind")
-        if typ is None or kind == "null_value" or (kind == "string_value" and value.string_value == UNKNOWN):
+        if kind == "null_value" or (kind == "string_value" and value.string_value == UNKNOWN):
             return None
         if kind == "struct_value" and SIG_KEY in value.struct_value.fields:
             sig = value.struct_value.fields[SIG_KEY].string_value
@@ -101,35 +106,53 @@ class OutputShaper:
             out.CopyFrom(value)
             out.struct_value.fields["value"].CopyFrom(inner)
             return out
-        origin = typing.get_origin(typ) or typ
-        args = typing.get_args(typ)
-        if origin in _SEQUENCES:
+        if category is _SEQUENCE:
             if kind != "list_value":
                 raise _Mismatch
-            element = args[0] if len(args) == 1 else None
             return self._shape_items(value, [(i, v) for i, v in enumerate(value.list_value.values)],
-                                     element, name, conversions)
-        if origin in _MAPPINGS:
+                                     detail, name, conversions)
+        if category is _MAPPING:
             if kind == "list_value":
                 return _convert(value, conversions.get(name))
             if kind != "struct_value":
                 raise _Mismatch
-            element = args[1] if len(args) == 2 else None
-            return self._shape_items(value, list(value.struct_value.fields.items()), element, name, conversions)
+            return self._shape_items(value, list(value.struct_value.fields.items()), detail, name, conversions)
+        if kind != "struct_value":  # an output type
+            raise _Mismatch
+        out = None
+        for key, item in value.struct_value.fields.items():
+            shaped = self._shape(item, detail.get(key), key, conversions)
+            if shaped is not None:
+                if out is None:
+                    out = struct_pb2.Value()
+                    out.CopyFrom(value)
+                out.struct_value.fields[key].CopyFrom(shaped)
+        return out
+
+    def _describe(self, typ: Any) -> tuple[str, Any]:
+        """What the generic rule needs of a declared type, worked out once per type: its category
+        and its element type (sequences and mappings) or field types (output types)."""
+        try:
+            return self._described[typ]
+        except KeyError:
+            described = self._described[typ] = self._describe_uncached(typ)
+            return described
+        except TypeError:  # an unhashable annotation
+            return self._describe_uncached(typ)
+
+    def _describe_uncached(self, typ: Any) -> tuple[str, Any]:
+        typ = _plain_type(typ)
+        if typ is None:
+            return _LEAF, None
+        origin = typing.get_origin(typ) or typ
+        args = typing.get_args(typ)
+        if origin in _SEQUENCES:
+            return _SEQUENCE, args[0] if len(args) == 1 else None
+        if origin in _MAPPINGS:
+            return _MAPPING, args[1] if len(args) == 2 else None
         if isinstance(typ, type) and _is_output_type(typ):
-            if kind != "struct_value":
-                raise _Mismatch
-            fields = self._types_of_output(typ)
-            out = None
-            for key, item in value.struct_value.fields.items():
-                shaped = self._shape(item, fields.get(key), key, conversions)
-                if shaped is not None:
-                    if out is None:
-                        out = struct_pb2.Value()
-                        out.CopyFrom(value)
-                    out.struct_value.fields[key].CopyFrom(shaped)
-            return out
-        return None  # primitives, enums and unions: the SDK takes them as they are
+            return _OUTPUT_TYPE, self._types_of_output(typ)
+        return _LEAF, None
 
     def _shape_items(self, value: struct_pb2.Value, items: list, element: Any, name: str,
                      conversions: dict[str, str]) -> struct_pb2.Value | None:
