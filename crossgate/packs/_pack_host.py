@@ -126,6 +126,11 @@ class _LazyDict(dict):
             dict.__setitem__(self, key, value)
         return value
 
+    def __reduce_ex__(self, protocol):
+        # Copied or pickled as the plain dict pulumi-policy's proxy holds, every nested container
+        # proxied as the policy would read it (this class lives in a script and can't be unpickled).
+        return dict, (), None, None, ((key, self[key]) for key in self)
+
 
 class _LazyList(list):
     """As :class:`_LazyDict`, for a sequence (which a policy can read but not change)."""
@@ -149,21 +154,33 @@ class _LazyList(list):
                 list.__setitem__(self, position, value)
         return value
 
+    def __reduce_ex__(self, protocol):
+        return list, (), None, (self[i] for i in range(len(self)))
+
 
 def _lazy_proxy(dict_proxy):
-    """A pulumi-policy ``_DictProxy`` whose target is :meth:`_Source.view`, made on first use."""
+    """A pulumi-policy ``_DictProxy`` whose target is :meth:`_Source.view`, made on first use.
+
+    Any attribute read of the instance (the proxy's own methods read its target; ``vars``, ``dir``,
+    ``copy``, ``deepcopy`` and ``pickle`` read ``__dict__``, ``__reduce_ex__`` or ``__deepcopy__``)
+    first makes the view, then turns the instance into a plain ``_DictProxy``: from then on it is
+    exactly what pulumi-policy hands a policy, and costs nothing more per read.
+    """
     target_attrs = ("_DictProxy__target", "_DictProxy__props_acc")
 
     class LazyDictProxy(dict_proxy):
         def __init__(self, source) -> None:  # noqa: D107 - the proxy's own state comes on first use
-            self.__dict__["_crossgate_source"] = source
+            object.__getattribute__(self, "__dict__")["_crossgate_source"] = source
 
-        def __getattr__(self, name):
-            if name not in target_attrs or "_crossgate_source" not in self.__dict__:
-                raise AttributeError(name)
-            made = self.__dict__.pop("_crossgate_source").view()
-            self.__dict__.update({attr: made.__dict__[attr] for attr in target_attrs})
-            return self.__dict__[name]
+        def __getattribute__(self, name):
+            state = object.__getattribute__(self, "__dict__")
+            source = state.get("_crossgate_source")
+            if source is not None:
+                made = source.view()  # if this raises, every later read raises the same way
+                del state["_crossgate_source"]
+                state.update({attr: made.__dict__[attr] for attr in target_attrs})
+            object.__setattr__(self, "__class__", dict_proxy)
+            return object.__getattribute__(self, name)
 
     LazyDictProxy.__name__ = LazyDictProxy.__qualname__ = dict_proxy.__name__
     LazyDictProxy.__module__ = dict_proxy.__module__

@@ -1,0 +1,98 @@
+"""Attacks on what changed in the second session: the pack host's lazily made views and its cache of
+enabled policies, plain invokes and aliases. Each test is named by the outcome it pins."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import crossgate.packs.process as process
+from crossgate import wire
+from crossgate.testing import Resource, evaluate
+
+THINGS = [
+    Resource("test:index:Thing", "first", {"nested": {"inner": "original"},
+                                           "rules": [{"name": "a"}, {"name": "b", "source": wire.UNKNOWN}]}),
+]
+
+
+def write_pack(root: Path, name: str, main: str) -> Path:
+    pack = root / name
+    pack.mkdir(parents=True)
+    (pack / "PulumiPolicy.yaml").write_text("runtime:\n  name: python\nversion: 0.1.0\n")
+    (pack / "__main__.py").write_text(textwrap.dedent(main))
+    return pack
+
+INTROSPECTION_PACK = '''
+import copy, json, pickle
+from collections.abc import Mapping
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+
+def deep(p):
+    c = copy.deepcopy(p)
+    c["nested"]["inner"] = "changed in the copy"
+    return [type(c).__name__, c["nested"]["inner"], p["nested"]["inner"], c["rules"][0]["name"], len(c["rules"]),
+            c["rules"][1]["source"]]
+
+
+def shallow(p):
+    c = copy.copy(p)
+    c["added"] = 1
+    return [type(c).__name__, sorted(c), sorted(p)]
+
+
+def pickled(p):
+    c = pickle.loads(pickle.dumps(p))
+    return [type(c).__name__, sorted(c), c["nested"]["inner"], [r["name"] for r in c["rules"][0:1]],
+            c["rules"][1]["source"]]
+
+
+OPS = {
+    "deepcopy": deep,
+    "copy": shallow,
+    "pickle": pickled,
+    "vars": lambda p: sorted(vars(p)),
+    "dir": lambda p: [a for a in dir(p) if not a.startswith("__")],
+    "class": lambda p: [p.__class__.__name__, isinstance(p, Mapping), len(p), sorted(iter(p)), sorted(dict(p))],
+    "eq": lambda p: [p == p, p == {}],
+}
+
+
+def probe(op):
+    def validate(args, report_violation):
+        if args.name == "first":
+            report_violation(json.dumps(OPS[op](args.props)))
+    return validate
+
+
+PolicyPack("introspection", [ResourceValidationPolicy(op, op, validate=probe(op),
+                                                      enforcement_level=EnforcementLevel.MANDATORY) for op in OPS])
+'''
+
+
+def findings_by_policy(result):
+    return {f.policy: f.message for f in result.findings if f.name == "first"}
+
+
+def test_a_policy_that_copies_pickles_or_introspects_its_props_sees_what_pulumi_policy_hands_it(monkeypatch, tmp_path):
+    seen = {}
+    for host in ("stock", "crossgate"):
+        monkeypatch.setattr(process, "DEFAULT_HOST", host)
+        result = evaluate(str(write_pack(tmp_path / host, "introspection", INTROSPECTION_PACK)), THINGS)
+        assert result.errors == ()
+        seen[host] = findings_by_policy(result)
+    unknown = ("can't run policy '{}' from policy pack 'introspection@v0.1.0' during preview: "
+               "string value at .rules.1.source can't be known during preview")
+    assert seen["stock"] == {
+        "deepcopy": unknown.format("deepcopy"),
+        "copy": json.dumps(["_DictProxy", ["added", "nested", "rules"], ["added", "nested", "rules"]]),
+        "pickle": unknown.format("pickle"),
+        "vars": json.dumps(["_DictProxy__props_acc", "_DictProxy__target"]),
+        "dir": json.dumps(["_DictProxy__props_acc", "_DictProxy__target", "_abc_impl", "get", "items", "keys",
+                           "values"]),
+        "class": json.dumps(["_DictProxy", True, 2, ["nested", "rules"], ["nested", "rules"]]),
+        "eq": json.dumps([True, False]),
+    }
+    assert seen["crossgate"] == seen["stock"]
