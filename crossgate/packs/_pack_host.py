@@ -282,11 +282,17 @@ def _fast_servicer(sdk):
         def _active(self, kind):
             """(policy, level to report) for each enabled policy of ``kind``, in the pack's order.
 
-            Levels change only through ``Configure``, which empties the cache."""
-            cache = self.__dict__.setdefault("_crossgate_active", {})
-            active = cache.get(kind)
+            Levels change only through ``Configure``, which installs a new mapping of configured
+            levels; the cache belongs to the mapping it was resolved under, so a request that
+            resolves while a ``Configure`` lands (gRPC serves calls on several threads) can't leave
+            the previous levels in force."""
+            levels = getattr(self, private + "policy_pack_config_enforcement_level")
+            cached = self.__dict__.get("_crossgate_active")
+            if cached is None or cached[0] is not levels:
+                cached = self.__dict__["_crossgate_active"] = (levels, {})
+            active = cached[1].get(kind)
             if active is None:
-                active = cache[kind] = tuple(self._resolve_active(kind))
+                active = cached[1][kind] = tuple(self._resolve_active(kind))
             return active
 
         def _resolve_active(self, kind):
@@ -297,7 +303,6 @@ def _fast_servicer(sdk):
                 yield policy, (level.MANDATORY if resolved == level.REMEDIATE else resolved)
 
         def Configure(self, request, context):
-            self.__dict__.pop("_crossgate_active", None)
             response = super().Configure(request, context)
             _settle_heap()
             return response

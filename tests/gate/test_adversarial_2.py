@@ -96,3 +96,57 @@ def test_a_policy_that_copies_pickles_or_introspects_its_props_sees_what_pulumi_
         "eq": json.dumps([True, False]),
     }
     assert seen["crossgate"] == seen["stock"]
+
+
+def load_pack_host():
+    """crossgate's pack host as a module of this process, without letting it change ``sys.path``."""
+    import importlib.util
+    import sys
+
+    from crossgate.packs.process import HOST_SCRIPT
+
+    spec = importlib.util.spec_from_file_location("crossgate_pack_host_under_test", HOST_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    saved = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    return module
+
+
+def test_a_configure_that_lands_while_a_request_resolves_its_policies_still_decides_the_next_request(monkeypatch):
+    """gRPC serves calls on several threads: a request resolving the enabled policies while a Configure
+    is being applied must not leave the earlier levels cached (a policy the gate then enables would
+    never run and never answer). The interleaving is forced by resolving from inside Configure."""
+    from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+    from pulumi_policy import policy as sdk
+    from pulumi_policy import proxy
+
+    from crossgate.model import Level
+    from crossgate.packs import config as pack_config
+
+    host = load_pack_host()
+    monkeypatch.setattr(host, "_settle_heap", lambda: None)
+    monkeypatch.setitem(host._PROXIES, "dict", proxy._DictProxy)
+    monkeypatch.setitem(host._PROXIES, "list", proxy._ListProxy)
+    servicer_class = host._fast_servicer(sdk)
+
+    class InterleavedServicer(servicer_class):
+        def _convert_enforcement_level(self, enforcement_level):
+            # A request on another thread resolves the enabled policies mid-Configure.
+            self._active(ResourceValidationPolicy)
+            return super()._convert_enforcement_level(enforcement_level)
+
+    policy = ResourceValidationPolicy("guarded", "guarded", validate=lambda args, report: None)
+    servicer = InterleavedServicer("pack", "0.1.0", [policy], EnforcementLevel.MANDATORY)
+
+    def configure(level: Level) -> None:
+        request = sdk.proto.ConfigureAnalyzerRequest()
+        request.policyConfig["guarded"].enforcementLevel = pack_config.level_to_proto(level)
+        servicer.Configure(request, None)
+
+    configure(Level.DISABLED)
+    assert servicer._active(ResourceValidationPolicy) == ()
+    configure(Level.MANDATORY)
+    assert servicer._active(ResourceValidationPolicy) == ((policy, EnforcementLevel.MANDATORY),)
