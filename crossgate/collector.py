@@ -62,12 +62,22 @@ PLAIN_READ_POLICIES = {
 }
 
 
+#: ``PlainRead.via`` of an invoke result read by an ``Output.apply`` callback that never ran offline.
+APPLY = "apply"
+
+
 def _plain_read_message(read: PlainRead) -> str:
     if read.kind is PlainReadKind.SECURE_CONFIG:
         return (f"secure config '{read.name}' could not be decrypted (no passphrase) and the program read "
                 f"it with Config.{read.via}, which hands it a stand-in string, so the plan may not be "
                 f"what would be deployed; set PULUMI_CONFIG_PASSPHRASE or read it with a secret getter "
                 f"(get_secret, require_secret...)")
+    if read.via == APPLY:
+        return (f"invoke '{read.name}' has an unknown result offline (it has no documented placeholder, or an "
+                f"argument is unknown until deployment), so an Output.apply callback on it did not run; a real "
+                f"preview gets the function's answer and runs it, so what the callback registers or decides "
+                f"would be deployed without being judged; register resources outside apply callbacks and pass "
+                f"the function's Output to them as an input")
     return (f"invoke '{read.name}' has an unknown result offline (it has no documented placeholder, or an "
             f"argument is unknown until deployment) and the program took it as a plain value with "
             f"pulumi.runtime.{read.via}, which can't be unknown: it got a stand-in whose strings are unknown "
