@@ -4,12 +4,16 @@ enabled policies, plain invokes and aliases. Each test is named by the outcome i
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
+
+import pytest
 
 import crossgate.packs.process as process
 from crossgate import wire
 from crossgate.testing import Resource, evaluate
+from helpers import FIXTURES, run_crossgate
 
 THINGS = [
     Resource("test:index:Thing", "first", {"nested": {"inner": "original"},
@@ -150,3 +154,20 @@ def test_a_configure_that_lands_while_a_request_resolves_its_policies_still_deci
     assert servicer._active(ResourceValidationPolicy) == ()
     configure(Level.MANDATORY)
     assert servicer._active(ResourceValidationPolicy) == ((policy, EnforcementLevel.MANDATORY),)
+
+
+FORMATS = ("table", "json", "sarif", "junit", "markdown")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_secret_in_the_token_of_an_invoke_read_as_a_plain_value_is_printed_in_no_format(fmt):
+    program = FIXTURES / "programs" / "adversarial-secret-in-plain-read"
+    proc = run_crossgate("preview", "--cwd", str(program), "--stack", "dev", "--parallel", "1", "--format", fmt,
+                         env={**os.environ, "PULUMI_CONFIG_PASSPHRASE": "crossgate-test-passphrase"})
+    assert proc.returncode == 1, proc.stderr
+    for leak in ("orders-db-7781", ":eu:", "'eu'"):
+        assert leak not in proc.stdout and leak not in proc.stderr
+    if fmt == "json":
+        doc = json.loads(proc.stdout)
+        assert sorted(f["message"].split("'")[1] for f in doc["indeterminate"]) == [
+            "test:[secret]:getApplied", "test:[secret]:getShort", "test:index:get[secret]"]
