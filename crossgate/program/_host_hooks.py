@@ -200,6 +200,9 @@ class OfflineInvokeOutputs:
     """
 
     _INVOKE = "_crossgate_invoke"
+    #: Output's static methods that make an Output from their arguments.
+    _DERIVING = ("from_input", "_from_input_shallow", "all", "concat", "format", "secret", "unsecret",
+                 "json_dumps", "json_loads")
     _PARENTS = "_crossgate_parents"
     _MAX_DEPTH = 32
 
@@ -215,7 +218,7 @@ class OfflineInvokeOutputs:
         from pulumi.output import Output
 
         original_invoke_output = invoke_module.invoke_output
-        original_apply, original_all, original_from_input = Output.apply, Output.all, Output.from_input
+        original_apply = Output.apply
         tracker, link, outputs_in = self, self._link, self._outputs_in
 
         def invoke_output(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
@@ -244,22 +247,22 @@ class OfflineInvokeOutputs:
                         tracker._applies.append((self, site))
             return result
 
-        def all_(*args: Any, **kwargs: Any) -> Any:
-            result = original_all(*args, **kwargs)
-            link(result, outputs_in((args, kwargs)))
-            return result
-
-        def from_input(val: Any) -> Any:
-            result = original_from_input(val)
-            if result is not val:
-                link(result, outputs_in(val))
-            return result
+        def derived(original: Callable[..., Any]) -> Callable[..., Any]:
+            def make(*args: Any, **kwargs: Any) -> Any:
+                result = original(*args, **kwargs)
+                if not (len(args) == 1 and not kwargs and result is args[0]):
+                    link(result, outputs_in((args, kwargs)))
+                return result
+            return make
 
         invoke_module.invoke_output = invoke_output
         pulumi.runtime.invoke_output = invoke_output  # type: ignore[attr-defined]
         Output.apply = apply  # type: ignore[method-assign]
-        Output.all = staticmethod(all_)  # type: ignore[assignment]
-        Output.from_input = staticmethod(from_input)  # type: ignore[assignment]
+        Output.recover = derived(Output.recover)  # type: ignore[method-assign]
+        # Every public way to make an Output from others (``format`` and ``json_dumps`` build theirs
+        # from awaited data, not through ``all``).
+        for name in self._DERIVING:
+            setattr(Output, name, staticmethod(derived(getattr(Output, name))))
         self._output_type = Output
         AT_END.append(self.report_unrun)
 

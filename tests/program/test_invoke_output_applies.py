@@ -38,6 +38,10 @@ DERIVED = {
     "concat": "pulumi.Output.concat('role:', role.role_name).apply(leaky)  # APPLY",
     "container": "pulumi.Output.from_input({'ids': [role.id]}).apply(leaky)  # APPLY",
     "returned by a callback": ("pulumi.Output.from_input('known').apply(lambda _: role).apply(leaky)  # APPLY"),
+    "format": "pulumi.Output.format('{0}', role.id).apply(leaky)  # APPLY",
+    "json_dumps": "pulumi.Output.json_dumps({'role': role.id}).apply(leaky)  # APPLY",
+    "secret": "pulumi.Output.unsecret(pulumi.Output.secret(role.id)).apply(leaky)  # APPLY",
+    "recover": "role.id.recover(lambda exc: 'none').apply(leaky)  # APPLY",
 }
 
 
