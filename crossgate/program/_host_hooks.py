@@ -271,21 +271,30 @@ class OfflineInvokeOutputs:
             state = derived.__dict__
             state[self._PARENTS] = state.get(self._PARENTS, ()) + tuple(parents)
 
-    def _outputs_in(self, value: Any, depth: int = 0) -> tuple:
-        """The Outputs in a value: itself, or inside containers and input types."""
-        if isinstance(value, self._output_type):
-            return (value,)
-        if depth > self._MAX_DEPTH:
-            return ()
-        if isinstance(value, dict):
-            items: Any = (*value.keys(), *value.values())
-        elif isinstance(value, (list, tuple)):
-            items = value
-        elif hasattr(type(value), "_pulumi_input_type") or hasattr(type(value), "_pulumi_output_type"):
-            items = tuple(getattr(value, "__dict__", {}).values())
-        else:
-            return ()
-        return tuple(out for item in items for out in self._outputs_in(item, depth + 1))
+    def _outputs_in(self, value: Any) -> tuple:
+        """The Outputs in a value: itself, or inside containers and input types (each container
+        looked at once, so shared or self-referencing structures cost their size)."""
+        found: list[Any] = []
+        seen: set[int] = set()
+        stack = [(value, 0)]
+        while stack:
+            current, depth = stack.pop()
+            if isinstance(current, self._output_type):
+                found.append(current)
+                continue
+            if depth > self._MAX_DEPTH or id(current) in seen:
+                continue
+            if isinstance(current, dict):
+                items: Any = (*current.keys(), *current.values())
+            elif isinstance(current, (list, tuple)):
+                items = current
+            elif hasattr(type(current), "_pulumi_input_type") or hasattr(type(current), "_pulumi_output_type"):
+                items = tuple(getattr(current, "__dict__", {}).values())
+            else:
+                continue
+            seen.add(id(current))
+            stack.extend((item, depth + 1) for item in items)
+        return tuple(found)
 
     def _invokes_behind(self, output: Any) -> dict[int, tuple[Any, str]]:
         """The invoke Outputs an Output was derived from."""

@@ -125,3 +125,16 @@ authorization.RoleAssignment("reader", principal_id="00000000-0000-0000-0000-000
 ''')
     code, doc = preview(root)
     assert (code, own_findings(doc)) == (1, [(POLICY, "mandatory", apply_line(root))])
+
+
+def test_a_callback_returning_a_self_referencing_structure_is_looked_at_once(tmp_path):
+    root = project(tmp_path, HEADER + '''
+def tangled(_):
+    loop = []
+    loop.extend([loop] * 64)
+    return loop
+
+pulumi.Output.from_input("known").apply(tangled)
+''')
+    code, doc = preview(root, "--timeout", "120")
+    assert (code, own_findings(doc), doc["errors"]) == (0, [], [])
