@@ -69,7 +69,7 @@ class _Source:
     def lazy_view(self):
         """:meth:`view`, made when the policy first reads it: most policies of a request look at the
         type and return, so each building its own copy up front dominated ``Analyze``."""
-        return _PROXIES["lazy"](self)
+        return _PROXIES["lazy dict"](self)
 
     def view(self):
         plain = self._plain
@@ -82,7 +82,7 @@ class _Source:
                 return self._sdk.unknown_checking_proxy(fresh)
         if plain is None:
             return self._sdk.unknown_checking_proxy(self._deserialise())
-        return _wrap(plain, [], _PROXIES)
+        return _PROXIES["dict"](_level(plain, []), [])
 
 
 _SCALARS = (str, float, int, bool, type(None))
@@ -98,77 +98,51 @@ def _is_plain(value) -> bool:
     return kind in _SCALARS
 
 
-def _wrap(value, path, proxies):
-    if type(value) is dict:
-        return proxies["dict"](_LazyDict(value, path), path)
-    return proxies["list"](_LazyList(value, path), path)
+def _level(value, path):
+    """A policy's own copy of one level of a shared container, as pulumi-policy's ``_proxy_helper``
+    builds it, except that each nested container is a proxy made when the policy first reads it.
 
-
-class _LazyDict(dict):
-    """A shallow copy of a shared mapping; a nested container is copied when first read.
-
-    It is the target of a pulumi-policy ``_DictProxy``, so a policy reads it only through that proxy
-    (which also writes into it); the shared original is never written.
+    The copy holds scalars (shared, immutable) and proxies only, never a shared container, so
+    nothing a policy can reach (through ``__target``, ``dict.get``, iteration, ``dict(...)``...) lets
+    it change what another policy reads.
     """
-
-    __slots__ = ("_source", "_path")
-
-    def __init__(self, source, path) -> None:
-        super().__init__(source)
-        self._source = source
-        self._path = path
-
-    def __getitem__(self, key):
-        value = dict.__getitem__(self, key)
-        kind = type(value)
-        if (kind is dict or kind is list) and value is self._source.get(key):
-            value = _wrap(value, [*self._path, str(key)], _PROXIES)
-            dict.__setitem__(self, key, value)
-        return value
-
-    def __reduce_ex__(self, protocol):
-        # Copied or pickled as the plain dict pulumi-policy's proxy holds, every nested container
-        # proxied as the policy would read it (this class lives in a script and can't be unpickled).
-        return dict, (), None, None, ((key, self[key]) for key in self)
+    if type(value) is dict:
+        return {key: (_lazy(item, [*path, str(key)]) if type(item) in (dict, list) else item)
+                for key, item in value.items()}
+    return [_lazy(item, [*path, str(index)]) if type(item) in (dict, list) else item
+            for index, item in enumerate(value)]
 
 
-class _LazyList(list):
-    """As :class:`_LazyDict`, for a sequence (which a policy can read but not change)."""
-
-    __slots__ = ("_source", "_path")
-
-    def __init__(self, source, path) -> None:
-        super().__init__(source)
-        self._source = source
-        self._path = path
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        value = list.__getitem__(self, index)
-        kind = type(value)
-        if kind is dict or kind is list:
-            position = index + len(self) if index < 0 else index
-            if value is self._source[position]:
-                value = _wrap(value, [*self._path, str(position)], _PROXIES)
-                list.__setitem__(self, position, value)
-        return value
-
-    def __reduce_ex__(self, protocol):
-        return list, (), None, (self[i] for i in range(len(self)))
+def _lazy(value, path):
+    return _PROXIES["lazy dict" if type(value) is dict else "lazy list"](_Nested(value, path))
 
 
-def _lazy_proxy(dict_proxy):
-    """A pulumi-policy ``_DictProxy`` whose target is :meth:`_Source.view`, made on first use.
+class _Nested:
+    """A nested container of a shared value, viewed as pulumi-policy proxies it."""
+
+    __slots__ = ("_value", "_path")
+
+    def __init__(self, value, path) -> None:
+        self._value, self._path = value, path
+
+    def view(self):
+        proxy_class = _PROXIES["dict" if type(self._value) is dict else "list"]
+        return proxy_class(_level(self._value, self._path), self._path)
+
+
+def _lazy_proxy(proxy_class):
+    """A pulumi-policy proxy class (``_DictProxy`` or ``_ListProxy``) whose instance is made from a
+    source's ``view()`` on first use.
 
     Any attribute read of the instance (the proxy's own methods read its target; ``vars``, ``dir``,
     ``copy``, ``deepcopy`` and ``pickle`` read ``__dict__``, ``__reduce_ex__`` or ``__deepcopy__``)
-    first makes the view, then turns the instance into a plain ``_DictProxy``: from then on it is
+    first makes the view, then turns the instance into a plain ``proxy_class``: from then on it is
     exactly what pulumi-policy hands a policy, and costs nothing more per read.
     """
-    target_attrs = ("_DictProxy__target", "_DictProxy__props_acc")
+    prefix = f"_{proxy_class.__name__.lstrip('_')}__"  # as Python mangles private names
+    target_attrs = (prefix + "target", prefix + "props_acc")
 
-    class LazyDictProxy(dict_proxy):
+    class LazyProxy(proxy_class):
         def __init__(self, source) -> None:  # noqa: D107 - the proxy's own state comes on first use
             object.__getattribute__(self, "__dict__")["_crossgate_source"] = source
 
@@ -179,12 +153,12 @@ def _lazy_proxy(dict_proxy):
                 made = source.view()  # if this raises, every later read raises the same way
                 del state["_crossgate_source"]
                 state.update({attr: made.__dict__[attr] for attr in target_attrs})
-            object.__setattr__(self, "__class__", dict_proxy)
+            object.__setattr__(self, "__class__", proxy_class)
             return object.__getattribute__(self, name)
 
-    LazyDictProxy.__name__ = LazyDictProxy.__qualname__ = dict_proxy.__name__
-    LazyDictProxy.__module__ = dict_proxy.__module__
-    return LazyDictProxy
+    LazyProxy.__name__ = LazyProxy.__qualname__ = proxy_class.__name__
+    LazyProxy.__module__ = proxy_class.__module__
+    return LazyProxy
 
 
 _HEAP_SETTLED = []
@@ -419,7 +393,8 @@ def install():
             missing.append(f"{cls.__name__}(stack_tags)")
     if missing:
         return "stock", f"pulumi-policy {VERSION} lacks {', '.join(missing)}"
-    _PROXIES.update({"dict": proxy._DictProxy, "list": proxy._ListProxy, "lazy": _lazy_proxy(proxy._DictProxy)})
+    _PROXIES.update({"dict": proxy._DictProxy, "list": proxy._ListProxy, "lazy dict": _lazy_proxy(proxy._DictProxy),
+                     "lazy list": _lazy_proxy(proxy._ListProxy)})
     sdk._GRPC_CHANNEL_OPTIONS = list(GRPC_OPTIONS)
     # The servicer re-reads the SDK's Settings signature on every request to configure the runtime
     # the same way each time; the signature of a class doesn't change.

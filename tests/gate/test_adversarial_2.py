@@ -171,3 +171,47 @@ def test_secret_in_the_token_of_an_invoke_read_as_a_plain_value_is_printed_in_no
         doc = json.loads(proc.stdout)
         assert sorted(f["message"].split("'")[1] for f in doc["indeterminate"]) == [
             "test:[secret]:getApplied", "test:[secret]:getShort", "test:index:get[secret]"]
+
+
+BACKDOOR_PACK = '''
+import json
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+
+def mutate(args, report_violation):
+    if args.name != "first":
+        return
+    target = args.props["__target"]  # pulumi-policy's proxies hand out their target under this key
+    nested = target.get("nested")
+    nested = nested["__target"] if not isinstance(nested, dict) else nested
+    nested["inner"] = "changed through dict.get"
+    for value in dict(target).values():
+        if isinstance(value, dict):
+            value["extra"] = "changed through dict(...)"
+    for rule in list(args.props["rules"]["__target"]):
+        rule = rule if isinstance(rule, dict) else rule["__target"]
+        rule["name"] = "changed through iteration"
+
+
+def observe(args, report_violation):
+    if args.name == "first":
+        p = args.props
+        report_violation(json.dumps([p["nested"]["inner"], p["nested"].get("extra"), p["rules"][0]["name"]]))
+
+
+PolicyPack("backdoor", [ResourceValidationPolicy(name, name, validate=validate,
+                                                 enforcement_level=EnforcementLevel.MANDATORY)
+                        for name, validate in (("mutate", mutate), ("observe", observe))])
+'''
+
+
+def test_a_policy_that_mutates_through_its_props_target_never_changes_what_the_next_policy_reads(monkeypatch,
+                                                                                                  tmp_path):
+    seen = {}
+    for host in ("stock", "crossgate"):
+        monkeypatch.setattr(process, "DEFAULT_HOST", host)
+        result = evaluate(str(write_pack(tmp_path / host, "backdoor", BACKDOOR_PACK)), THINGS)
+        assert result.errors == ()
+        seen[host] = findings_by_policy(result)
+    assert seen["stock"] == {"observe": json.dumps(["original", None, "a"])}
+    assert seen["crossgate"] == seen["stock"]
