@@ -62,12 +62,22 @@ PLAIN_READ_POLICIES = {
 }
 
 
+#: ``PlainRead.via`` of an invoke result read by an ``Output.apply`` callback that never ran offline.
+APPLY = "apply"
+
+
 def _plain_read_message(read: PlainRead) -> str:
     if read.kind is PlainReadKind.SECURE_CONFIG:
         return (f"secure config '{read.name}' could not be decrypted (no passphrase) and the program read "
                 f"it with Config.{read.via}, which hands it a stand-in string, so the plan may not be "
                 f"what would be deployed; set PULUMI_CONFIG_PASSPHRASE or read it with a secret getter "
                 f"(get_secret, require_secret...)")
+    if read.via == APPLY:
+        return (f"invoke '{read.name}' has an unknown result offline (it has no documented placeholder, or an "
+                f"argument is unknown until deployment), so an Output.apply callback on it did not run; a real "
+                f"preview gets the function's answer and runs it, so what the callback registers or decides "
+                f"would be deployed without being judged; register resources outside apply callbacks and pass "
+                f"the function's Output to them as an input")
     return (f"invoke '{read.name}' has an unknown result offline (it has no documented placeholder, or an "
             f"argument is unknown until deployment) and the program took it as a plain value with "
             f"pulumi.runtime.{read.via}, which can't be unknown: it got a stand-in whose strings are unknown "
@@ -272,10 +282,15 @@ class Collector:
         """The run's one result, built once and frozen: ordered, crossgate's own findings first, waivers
         applied, and every secret value (those collected, and ``secret_values`` known before the run)
         replaced in everything a reporter could print."""
+        for value in secret_values:
+            self.secrets.add_value(value)
+        hide = _Redaction(self.secrets)
         with self._lock:
             root_urn = self.root_urn
-            own = plain_read_findings(self._plain_reads, root_urn=root_urn, stack=subject.stack,
-                                      unknowns=self.unknowns) if self._own_findings else []
+            # Worded from the redacted reads: a short secret that fills a segment of an invoke token
+            # is hidden there, and the message could no longer tell it from the rest.
+            own = plain_read_findings([hide.plain_read(r) for r in self._plain_reads], root_urn=root_urn,
+                                      stack=subject.stack, unknowns=self.unknowns) if self._own_findings else []
             findings = [*own, *(finding for finding, _ in self._findings)]
             scopes = [f.urn for f in own] + [scope for _, scope in self._findings]
             resources = sorted(self._resources, key=lambda r: r.order)
@@ -296,9 +311,6 @@ class Collector:
         else:
             if applied is not None:
                 findings, expired, unused = list(applied.findings), applied.expired, applied.unused
-        for value in secret_values:
-            self.secrets.add_value(value)
-        hide = _Redaction(self.secrets)
         if len(scopes) != len(findings):  # waivers keep findings in place; if not, assume the worst
             scopes = [wire.ALL_RESOURCES] * len(findings)
         findings = [hide.finding(f, scope) for f, scope in zip(findings, scopes)]

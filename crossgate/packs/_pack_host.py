@@ -69,7 +69,7 @@ class _Source:
     def lazy_view(self):
         """:meth:`view`, made when the policy first reads it: most policies of a request look at the
         type and return, so each building its own copy up front dominated ``Analyze``."""
-        return _PROXIES["lazy"](self)
+        return _PROXIES["lazy dict"](self)
 
     def view(self):
         plain = self._plain
@@ -82,7 +82,7 @@ class _Source:
                 return self._sdk.unknown_checking_proxy(fresh)
         if plain is None:
             return self._sdk.unknown_checking_proxy(self._deserialise())
-        return _wrap(plain, [], _PROXIES)
+        return _PROXIES["dict"](_level(plain, []), [])
 
 
 _SCALARS = (str, float, int, bool, type(None))
@@ -98,76 +98,67 @@ def _is_plain(value) -> bool:
     return kind in _SCALARS
 
 
-def _wrap(value, path, proxies):
-    if type(value) is dict:
-        return proxies["dict"](_LazyDict(value, path), path)
-    return proxies["list"](_LazyList(value, path), path)
+def _level(value, path):
+    """A policy's own copy of one level of a shared container, as pulumi-policy's ``_proxy_helper``
+    builds it, except that each nested container is a proxy made when the policy first reads it.
 
-
-class _LazyDict(dict):
-    """A shallow copy of a shared mapping; a nested container is copied when first read.
-
-    It is the target of a pulumi-policy ``_DictProxy``, so a policy reads it only through that proxy
-    (which also writes into it); the shared original is never written.
+    The copy holds scalars (shared, immutable) and proxies only, never a shared container, so
+    nothing a policy can reach (through ``__target``, ``dict.get``, iteration, ``dict(...)``...) lets
+    it change what another policy reads.
     """
-
-    __slots__ = ("_source", "_path")
-
-    def __init__(self, source, path) -> None:
-        super().__init__(source)
-        self._source = source
-        self._path = path
-
-    def __getitem__(self, key):
-        value = dict.__getitem__(self, key)
-        kind = type(value)
-        if (kind is dict or kind is list) and value is self._source.get(key):
-            value = _wrap(value, [*self._path, str(key)], _PROXIES)
-            dict.__setitem__(self, key, value)
-        return value
+    if type(value) is dict:
+        return {key: (_lazy(item, [*path, str(key)]) if type(item) in (dict, list) else item)
+                for key, item in value.items()}
+    return [_lazy(item, [*path, str(index)]) if type(item) in (dict, list) else item
+            for index, item in enumerate(value)]
 
 
-class _LazyList(list):
-    """As :class:`_LazyDict`, for a sequence (which a policy can read but not change)."""
-
-    __slots__ = ("_source", "_path")
-
-    def __init__(self, source, path) -> None:
-        super().__init__(source)
-        self._source = source
-        self._path = path
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        value = list.__getitem__(self, index)
-        kind = type(value)
-        if kind is dict or kind is list:
-            position = index + len(self) if index < 0 else index
-            if value is self._source[position]:
-                value = _wrap(value, [*self._path, str(position)], _PROXIES)
-                list.__setitem__(self, position, value)
-        return value
+def _lazy(value, path):
+    return _PROXIES["lazy dict" if type(value) is dict else "lazy list"](_Nested(value, path))
 
 
-def _lazy_proxy(dict_proxy):
-    """A pulumi-policy ``_DictProxy`` whose target is :meth:`_Source.view`, made on first use."""
-    target_attrs = ("_DictProxy__target", "_DictProxy__props_acc")
+class _Nested:
+    """A nested container of a shared value, viewed as pulumi-policy proxies it."""
 
-    class LazyDictProxy(dict_proxy):
+    __slots__ = ("_value", "_path")
+
+    def __init__(self, value, path) -> None:
+        self._value, self._path = value, path
+
+    def view(self):
+        proxy_class = _PROXIES["dict" if type(self._value) is dict else "list"]
+        return proxy_class(_level(self._value, self._path), self._path)
+
+
+def _lazy_proxy(proxy_class):
+    """A pulumi-policy proxy class (``_DictProxy`` or ``_ListProxy``) whose instance is made from a
+    source's ``view()`` on first use.
+
+    Any attribute read of the instance (the proxy's own methods read its target; ``vars``, ``dir``,
+    ``copy``, ``deepcopy`` and ``pickle`` read ``__dict__``, ``__reduce_ex__`` or ``__deepcopy__``)
+    first makes the view, then turns the instance into a plain ``proxy_class``: from then on it is
+    exactly what pulumi-policy hands a policy, and costs nothing more per read.
+    """
+    prefix = f"_{proxy_class.__name__.lstrip('_')}__"  # as Python mangles private names
+    target_attrs = (prefix + "target", prefix + "props_acc")
+
+    class LazyProxy(proxy_class):
         def __init__(self, source) -> None:  # noqa: D107 - the proxy's own state comes on first use
-            self.__dict__["_crossgate_source"] = source
+            object.__getattribute__(self, "__dict__")["_crossgate_source"] = source
 
-        def __getattr__(self, name):
-            if name not in target_attrs or "_crossgate_source" not in self.__dict__:
-                raise AttributeError(name)
-            made = self.__dict__.pop("_crossgate_source").view()
-            self.__dict__.update({attr: made.__dict__[attr] for attr in target_attrs})
-            return self.__dict__[name]
+        def __getattribute__(self, name):
+            state = object.__getattribute__(self, "__dict__")
+            source = state.get("_crossgate_source")
+            if source is not None:
+                made = source.view()  # if this raises, every later read raises the same way
+                del state["_crossgate_source"]
+                state.update({attr: made.__dict__[attr] for attr in target_attrs})
+            object.__setattr__(self, "__class__", proxy_class)
+            return object.__getattribute__(self, name)
 
-    LazyDictProxy.__name__ = LazyDictProxy.__qualname__ = dict_proxy.__name__
-    LazyDictProxy.__module__ = dict_proxy.__module__
-    return LazyDictProxy
+    LazyProxy.__name__ = LazyProxy.__qualname__ = proxy_class.__name__
+    LazyProxy.__module__ = proxy_class.__module__
+    return LazyProxy
 
 
 _HEAP_SETTLED = []
@@ -265,11 +256,17 @@ def _fast_servicer(sdk):
         def _active(self, kind):
             """(policy, level to report) for each enabled policy of ``kind``, in the pack's order.
 
-            Levels change only through ``Configure``, which empties the cache."""
-            cache = self.__dict__.setdefault("_crossgate_active", {})
-            active = cache.get(kind)
+            Levels change only through ``Configure``, which installs a new mapping of configured
+            levels; the cache belongs to the mapping it was resolved under, so a request that
+            resolves while a ``Configure`` lands (gRPC serves calls on several threads) can't leave
+            the previous levels in force."""
+            levels = getattr(self, private + "policy_pack_config_enforcement_level")
+            cached = self.__dict__.get("_crossgate_active")
+            if cached is None or cached[0] is not levels:
+                cached = self.__dict__["_crossgate_active"] = (levels, {})
+            active = cached[1].get(kind)
             if active is None:
-                active = cache[kind] = tuple(self._resolve_active(kind))
+                active = cached[1][kind] = tuple(self._resolve_active(kind))
             return active
 
         def _resolve_active(self, kind):
@@ -280,7 +277,6 @@ def _fast_servicer(sdk):
                 yield policy, (level.MANDATORY if resolved == level.REMEDIATE else resolved)
 
         def Configure(self, request, context):
-            self.__dict__.pop("_crossgate_active", None)
             response = super().Configure(request, context)
             _settle_heap()
             return response
@@ -397,7 +393,8 @@ def install():
             missing.append(f"{cls.__name__}(stack_tags)")
     if missing:
         return "stock", f"pulumi-policy {VERSION} lacks {', '.join(missing)}"
-    _PROXIES.update({"dict": proxy._DictProxy, "list": proxy._ListProxy, "lazy": _lazy_proxy(proxy._DictProxy)})
+    _PROXIES.update({"dict": proxy._DictProxy, "list": proxy._ListProxy, "lazy dict": _lazy_proxy(proxy._DictProxy),
+                     "lazy list": _lazy_proxy(proxy._ListProxy)})
     sdk._GRPC_CHANNEL_OPTIONS = list(GRPC_OPTIONS)
     # The servicer re-reads the SDK's Settings signature on every request to configure the runtime
     # the same way each time; the signature of a class doesn't change.

@@ -28,6 +28,9 @@ class ProjectFrames:
         """The nearest project frame above the caller's caller; with ``direct``, that frame only."""
         frame = sys._getframe(depth)
         while frame is not None:
+            if frame.f_code.co_filename.startswith(HOST_DIR):  # the host's own wrappers are transparent
+                frame = frame.f_back
+                continue
             if self._in_project(frame.f_code.co_filename) and (
                     skip_self is None or frame.f_locals.get("self") is not skip_self):
                 return {"file": os.path.relpath(frame.f_code.co_filename, self.root), "line": frame.f_lineno}
@@ -73,7 +76,12 @@ class SkippedApplies:
         Output.apply = apply  # type: ignore[method-assign]
 
     def counts(self) -> list[dict[str, Any]]:
-        """Per declaring line, how many applies never ran because their input stayed unknown."""
+        """Per declaring line, how many applies never ran because their input stayed unknown.
+
+        The host calls this once, when the program has finished; it first runs the checks of
+        :data:`AT_END` (see :class:`OfflineInvokeOutputs`)."""
+        for check in AT_END:
+            check()
         counter: collections.Counter = collections.Counter()
         for output, site in self._watched:
             data = getattr(output, "_data", None)
@@ -95,6 +103,8 @@ class PlainReads:
 
     SECURE_CONFIG = "secureConfig"
     INVOKE = "invoke"
+    #: ``via`` of an invoke result an ``Output.apply`` callback would have read (``crossgate.collector.APPLY``).
+    VIA_APPLY = "apply"
 
     def __init__(self, emit: Callable[[dict[str, Any]], None]) -> None:
         self._emit = emit
@@ -170,6 +180,157 @@ class DynamicProviders:
             return queue.popleft() if queue else "unknown (declared outside pulumi.dynamic.Resource)"
 
 
+#: Checks to run once the program has finished, before the host reports skipped applies.
+AT_END: list[Callable[[], None]] = []
+
+
+class OfflineInvokeOutputs:
+    """Blocks an ``Output.apply`` callback that never ran because an invoke's ``*_output`` result is
+    unknown offline.
+
+    In a real preview the provider answers the invoke, so the callback runs and whatever it
+    registers is in the plan the packs judge; offline it doesn't run, and its resources would be
+    deployed unjudged. (An apply on a resource's unknown output is different: a real preview doesn't
+    run it either, and the host only reports it.) Each Output remembers, on itself, the invoke it
+    answers or the Outputs it was derived from: through ``apply`` (attribute and item access
+    included), ``Output.all``/``from_input`` (``concat``, ``format``, containers, input types) and a
+    callback that returns one. At the end, each of the project's applies that didn't run, on an Output
+    derived from an invoke whose result stayed unknown, is a read of that result (see
+    :class:`PlainReads`) and blocks. The links live on the Outputs, so they go when the Outputs do.
+    """
+
+    _INVOKE = "_crossgate_invoke"
+    #: Output's static methods that make an Output from their arguments.
+    _DERIVING = ("from_input", "_from_input_shallow", "all", "concat", "format", "secret", "unsecret",
+                 "json_dumps", "json_loads")
+    _PARENTS = "_crossgate_parents"
+    _MAX_DEPTH = 32
+
+    def __init__(self, frames: ProjectFrames, reads: PlainReads) -> None:
+        self._frames = frames
+        self._reads = reads
+        #: The project's applies: (the Output applied, the declaring line).
+        self._applies: list[tuple[Any, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def install(self, invoke_module: Any) -> None:
+        import pulumi.runtime
+        from pulumi.output import Output
+
+        original_invoke_output = invoke_module.invoke_output
+        original_apply = Output.apply
+        tracker, link, outputs_in = self, self._link, self._outputs_in
+
+        def invoke_output(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
+            out = original_invoke_output(tok, props, opts, typ, package_ref)
+            out.__dict__[tracker._INVOKE] = tok
+            return out
+
+        def apply(self: Any, func: Callable[[Any], Any], run_with_unknowns: bool = False) -> Any:
+            made: list[Any] = []
+
+            def traced(value: Any) -> Any:
+                returned = func(value)
+                if made and not isinstance(returned, (str, int, float, bool, type(None))):
+                    link(made[0], outputs_in(returned))
+                return returned
+
+            result = original_apply(self, traced, run_with_unknowns)
+            made.append(result)
+            link(result, (self,))
+            if not run_with_unknowns:
+                # As for SkippedApplies: the project's own applies (the SDK's are plumbing, such as
+                # a generated function reshaping its answer).
+                site = tracker._frames.site(direct=True)
+                if site is not None:
+                    with tracker._lock:
+                        tracker._applies.append((self, site))
+            return result
+
+        def derived(original: Callable[..., Any]) -> Callable[..., Any]:
+            def make(*args: Any, **kwargs: Any) -> Any:
+                result = original(*args, **kwargs)
+                if not (len(args) == 1 and not kwargs and result is args[0]):
+                    link(result, outputs_in((args, kwargs)))
+                return result
+            return make
+
+        invoke_module.invoke_output = invoke_output
+        pulumi.runtime.invoke_output = invoke_output  # type: ignore[attr-defined]
+        Output.apply = apply  # type: ignore[method-assign]
+        Output.recover = derived(Output.recover)  # type: ignore[method-assign]
+        # Every public way to make an Output from others (``format`` and ``json_dumps`` build theirs
+        # from awaited data, not through ``all``).
+        for name in self._DERIVING:
+            setattr(Output, name, staticmethod(derived(getattr(Output, name))))
+        self._output_type = Output
+        AT_END.append(self.report_unrun)
+
+    def _link(self, derived: Any, parents: tuple) -> None:
+        if parents and derived is not None and hasattr(derived, "__dict__"):
+            state = derived.__dict__
+            state[self._PARENTS] = state.get(self._PARENTS, ()) + tuple(parents)
+
+    def _outputs_in(self, value: Any) -> tuple:
+        """The Outputs in a value: itself, or inside containers and input types (each container
+        looked at once, so shared or self-referencing structures cost their size)."""
+        found: list[Any] = []
+        seen: set[int] = set()
+        stack = [(value, 0)]
+        while stack:
+            current, depth = stack.pop()
+            if isinstance(current, self._output_type):
+                found.append(current)
+                continue
+            if depth > self._MAX_DEPTH or id(current) in seen:
+                continue
+            if isinstance(current, dict):
+                items: Any = (*current.keys(), *current.values())
+            elif isinstance(current, (list, tuple)):
+                items = current
+            elif hasattr(type(current), "_pulumi_input_type") or hasattr(type(current), "_pulumi_output_type"):
+                items = tuple(getattr(current, "__dict__", {}).values())
+            else:
+                continue
+            seen.add(id(current))
+            stack.extend((item, depth + 1) for item in items)
+        return tuple(found)
+
+    def _invokes_behind(self, output: Any) -> dict[int, tuple[Any, str]]:
+        """The invoke Outputs an Output was derived from."""
+        found: dict[int, tuple[Any, str]] = {}
+        seen: set[int] = set()
+        stack = [output]
+        while stack:
+            current = stack.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            state = current.__dict__
+            if self._INVOKE in state:
+                found[id(current)] = (current, state[self._INVOKE])
+            stack.extend(state.get(self._PARENTS, ()))
+        return found
+
+    @staticmethod
+    def _unknown(output: Any) -> bool:
+        """True unless the Output settled known (or failed: the run fails on that by itself)."""
+        data = output.__dict__.get("_data")
+        if data is None or not data.done():
+            return True
+        if data.cancelled() or data.exception() is not None:
+            return False
+        return not data.result().is_known
+
+    def report_unrun(self) -> None:
+        for output, site in self._applies:
+            if not self._unknown(output):
+                continue
+            for origin, token in self._invokes_behind(output).values():
+                if self._unknown(origin):
+                    self._reads.report(PlainReads.INVOKE, token, PlainReads.VIA_APPLY, site)
+
+
 def unknown_invoke_result(typ: Any) -> Any:
     """The result a plain invoke hands the program when its answer is unknown offline, or None when
     none can be built.
@@ -239,6 +400,7 @@ def guard_plain_invokes(offline_error: type[Exception], frames: ProjectFrames, r
 
         return answer()
 
+    OfflineInvokeOutputs(frames, reads).install(invoke_module)
     invoke_module.invoke = invoke
     invoke_module.invoke_async = invoke_async
     pulumi.runtime.invoke = invoke  # type: ignore[attr-defined]

@@ -210,7 +210,7 @@ def test_accepted_remote_component_is_gated_without_its_children_and_reported(tm
 def test_invoke_without_placeholder_is_unknown_and_blocks_the_mandatory_policy_that_reads_it(tmp_path):
     root = program(tmp_path, '''
         role = pulumi.runtime.invoke_output("test:index:getRole", {"name": "Reader"})
-        Thing("assignment", {"target": role.apply(lambda r: r["id"]), "tags": {}})
+        Thing("assignment", {"target": role["id"], "tags": {}})
     ''')
     proc, doc = gate(root, "--policy-pack", BASIC)
     assert proc.returncode == 1, proc.stderr
