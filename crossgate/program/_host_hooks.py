@@ -331,6 +331,18 @@ class OfflineInvokeOutputs:
                     self._reads.report(PlainReads.INVOKE, token, PlainReads.VIA_APPLY, site)
 
 
+class UnknownAnswer(dict):
+    """An untyped invoke's answer offline: empty, and every key read from it is the unknown sentinel."""
+
+    def __missing__(self, key: Any) -> str:
+        from pulumi.runtime import rpc
+
+        return rpc.UNKNOWN
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key]
+
+
 def unknown_invoke_result(typ: Any) -> Any:
     """The result a plain invoke hands the program when its answer is unknown offline, or None when
     none can be built.
@@ -340,10 +352,10 @@ def unknown_invoke_result(typ: Any) -> Any:
     deserialisation, as from a provider's answer: every string property is the unknown sentinel,
     which a resource input taken from it carries to the packs as unknown, exactly as the engine
     reads it; every other property is absent (the typed result rejects a string there). An untyped
-    result (a plain dict) has no properties to fill, so none is built.
+    result (a plain dict, read by key) reads as the unknown sentinel under every key.
     """
     if typ is None:
-        return None
+        return UnknownAnswer()
     from pulumi import _types
     from pulumi.runtime import rpc
 

@@ -229,14 +229,16 @@ def test_invoke_without_placeholder_is_unknown_and_blocks_the_mandatory_policy_t
         Thing("assignment", {"target": role.apply(lambda r: r["id"])})
     ''',
 ], ids=["invoke", "invoke_async"])
-def test_plain_invoke_without_placeholder_fails_naming_the_function(tmp_path, body):
+def test_untyped_plain_invoke_without_placeholder_is_indeterminate_naming_the_function(tmp_path, body):
+    """An untyped answer (a plain dict) reads as unknown under every key: the value a resource takes
+    from it is unknown to the packs, and the run blocks with crossgate's own finding."""
     root = program(tmp_path, body)
-    proc, doc = gate(root)
-    assert proc.returncode == 2
-    assert doc["errors"] == [
-        "the Pulumi program failed: OfflineError: invoke 'test:index:getRole' has an unknown result offline (it "
-        "has no documented placeholder, or an argument is unknown until deployment), and the program takes it "
-        "as a plain value, which can't be unknown; call the function's *_output form, whose Output stays unknown"]
+    proc, doc = gate(root, "--policy-pack", BASIC)
+    assert proc.returncode == 1, proc.stderr
+    assert doc["errors"] == []
+    assert by_name(doc, "assignment")["inputs"]["target"] == {"$unknown": True}
+    assert findings(doc, "indeterminate") == [
+        ("invoke-result-read-as-plain-value", "feature-dev"), ("reads-unknown", "assignment")]
 
 
 def test_placeholder_invokes_still_answer_with_their_documented_values(tmp_path):
