@@ -41,10 +41,18 @@ _RECORDS = os.fdopen(_RECORD_FD, "w", buffering=1, encoding="utf-8")
 _RECORDS_LOCK = threading.Lock()
 
 
+#: Records written so far; the ``done`` record carries the count, so records that never reached
+#: the gate (the program pointed the pipe elsewhere for a while) fail the run.
+_EMITTED = [0]
+
+
 def emit(record: dict[str, Any]) -> None:
     line = json.dumps(record, separators=(",", ":"))
     with _RECORDS_LOCK:
+        if record.get("kind") == "done":
+            line = json.dumps({**record, "records": _EMITTED[0]}, separators=(",", ":"))
         _RECORDS.write(line + "\n")
+        _EMITTED[0] += 1
 
 
 def _load_helpers() -> Any:

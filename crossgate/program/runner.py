@@ -228,7 +228,7 @@ _RECORD_FIELDS: dict[str, dict[str, tuple[type | None, ...]]] = {
     "invoke": {"token": (str,), "placeholder": (bool,)},
     "log": {"severity": (str,), "message": (str,)},
     "error": {"message": (str,)},
-    "done": {},
+    "done": {"records": (int,)},
 }
 _PLAIN_READ_KINDS = frozenset(kind.value for kind in PlainReadKind)
 #: Optional fields of a resource record and their JSON types.
@@ -346,6 +346,8 @@ class _Records:
         self._notices: list[str] = []
         self.error: dict[str, Any] | None = None
         self.done = False
+        #: Records taken so far, checked against the count the ``done`` record carries.
+        self._taken = 0
 
     def take(self, record: dict[str, Any]) -> None:
         kind = record["kind"]
@@ -368,7 +370,13 @@ class _Records:
         elif kind == "error":
             self.error = record
         elif kind == "done":
+            if record["records"] != self._taken:
+                raise ProgramError(
+                    f"the program's host wrote {record['records']} records before it finished and the gate "
+                    f"received {self._taken}: something other than the host wrote to its record pipe, or "
+                    "redirected it, so the plan can't be trusted")
             self.done = True
+        self._taken += 1
 
     def _resource(self, record: dict[str, Any]) -> None:
         provider = record.get("provider")

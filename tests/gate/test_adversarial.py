@@ -41,12 +41,12 @@ def test_secret_copied_into_a_resource_type_or_invoke_token_is_printed_in_no_for
 @pytest.mark.parametrize("program, message", [
     ("adversarial-garbage-record", "the Pulumi program wrote something that is not a record of crossgate's host to "
                                    "its record pipe; the run can't be trusted"),
-    ("adversarial-forged-record", "the Pulumi program's registrations don't hang together (resources/N: 'x' is not "
-                                  "a URN): something other than the Pulumi SDK wrote them, so the plan can't be "
-                                  "trusted"),
-    ("adversarial-fake-interpreter", "the Pulumi program's registrations don't hang together (a finished program "
-                                     "declares exactly one pulumi:pulumi:Stack, and rootUrn names it): something "
-                                     "other than the Pulumi SDK wrote them, so the plan can't be trusted"),
+    ("adversarial-forged-record", "the program's host wrote 3 records before it finished and the gate received 4: "
+                                  "something other than the host wrote to its record pipe, or redirected it, so "
+                                  "the plan can't be trusted"),
+    ("adversarial-fake-interpreter", "the Pulumi program's run wrote a malformed done record (field 'records'); "
+                                     "something other than crossgate's host wrote to its record pipe, so the run "
+                                     "can't be trusted"),
 ])
 def test_records_the_sdk_did_not_write_fail_the_run_with_one_line_naming_the_program(program, message):
     proc = preview(program, "--format", "json")

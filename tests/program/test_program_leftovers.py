@@ -50,3 +50,15 @@ def test_thread_joined_and_asyncio_work_awaited_still_pass(name, resources):
     assert proc.returncode == 0, proc.stderr
     assert doc["errors"] == []
     assert {r["name"] for r in doc["resources"] if r["type"] == "test:index:Thing"} == resources
+
+
+def test_records_the_gate_never_received_fail_the_run():
+    """The host counts the records it writes; a program that points the record pipe elsewhere while a
+    resource registers (so the plan would lack it) fails the run instead of passing without it."""
+    proc, doc = gate("hidden-records")
+    assert proc.returncode == 2, proc.stderr
+    assert len(doc["errors"]) == 1
+    assert doc["errors"][0].startswith("the program's host wrote ")
+    assert doc["errors"][0].endswith(": something other than the host wrote to its record pipe, or redirected "
+                                     "it, so the plan can't be trusted")
+    assert "hidden" not in {r["name"] for r in doc["resources"]}
