@@ -80,13 +80,19 @@ def findings_by_policy(result):
     return {f.policy: f.message for f in result.findings if f.name == "first"}
 
 
-def test_a_policy_that_copies_pickles_or_introspects_its_props_sees_what_pulumi_policy_hands_it(monkeypatch, tmp_path):
+def on_both_hosts(monkeypatch, tmp_path, name: str, pack: str) -> dict[str, dict[str, str]]:
+    """The first Thing's findings by policy, with the pack served by pulumi-policy and by crossgate's host."""
     seen = {}
     for host in ("stock", "crossgate"):
         monkeypatch.setattr(process, "DEFAULT_HOST", host)
-        result = evaluate(str(write_pack(tmp_path / host, "introspection", INTROSPECTION_PACK)), THINGS)
+        result = evaluate(str(write_pack(tmp_path / host, name, pack)), THINGS)
         assert result.errors == ()
         seen[host] = findings_by_policy(result)
+    return seen
+
+
+def test_a_policy_that_copies_pickles_or_introspects_its_props_sees_what_pulumi_policy_hands_it(monkeypatch, tmp_path):
+    seen = on_both_hosts(monkeypatch, tmp_path, "introspection", INTROSPECTION_PACK)
     unknown = ("can't run policy '{}' from policy pack 'introspection@v0.1.0' during preview: "
                "string value at .rules.1.source can't be known during preview")
     assert seen["stock"] == {
@@ -207,11 +213,6 @@ PolicyPack("backdoor", [ResourceValidationPolicy(name, name, validate=validate,
 
 def test_a_policy_that_mutates_through_its_props_target_never_changes_what_the_next_policy_reads(monkeypatch,
                                                                                                   tmp_path):
-    seen = {}
-    for host in ("stock", "crossgate"):
-        monkeypatch.setattr(process, "DEFAULT_HOST", host)
-        result = evaluate(str(write_pack(tmp_path / host, "backdoor", BACKDOOR_PACK)), THINGS)
-        assert result.errors == ()
-        seen[host] = findings_by_policy(result)
+    seen = on_both_hosts(monkeypatch, tmp_path, "backdoor", BACKDOOR_PACK)
     assert seen["stock"] == {"observe": json.dumps(["original", None, "a"])}
     assert seen["crossgate"] == seen["stock"]
