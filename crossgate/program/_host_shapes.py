@@ -171,28 +171,25 @@ class OutputShaper:
         return out
 
     def _types_of_resource(self, cls: type) -> dict[str, Any]:
-        types = self._resource_types.get(cls)
-        if types is None:
-            from pulumi import _types
-
-            try:
-                types = _types.resource_types(cls)
-            except Exception:  # noqa: BLE001 - a class without usable annotations: nothing to shape
-                types = {}
-            self._resource_types[cls] = types
-        return types
+        return _declared_types(self._resource_types, cls, "resource_types")
 
     def _types_of_output(self, cls: type) -> dict[str, Any]:
-        types = self._output_types.get(cls)
-        if types is None:
-            from pulumi import _types
+        return _declared_types(self._output_types, cls, "output_type_types")
 
-            try:
-                types = _types.output_type_types(cls)
-            except Exception:  # noqa: BLE001
-                types = {}
-            self._output_types[cls] = types
-        return types
+
+def _declared_types(cache: dict[type, dict[str, Any]], cls: type, reader: str) -> dict[str, Any]:
+    """``cls``'s declared property types as the SDK's ``_types.<reader>`` reads them, once per class;
+    a class without usable annotations has nothing to shape."""
+    types = cache.get(cls)
+    if types is None:
+        from pulumi import _types
+
+        try:
+            types = getattr(_types, reader)(cls)
+        except Exception:  # noqa: BLE001
+            types = {}
+        cache[cls] = types
+    return types
 
 
 def _is_output_type(cls: type) -> bool:
